@@ -1,0 +1,100 @@
+/**
+ * Test helper: starts a real redis-server on a free loopback port in a temp directory and
+ * stops it on dispose.
+ *
+ * @module
+ */
+
+/** A running redis-server. */
+export interface RedisServer extends AsyncDisposable {
+  readonly url: string;
+  readonly port: number;
+  readonly dir: string;
+  /** Stops the server (SIGTERM, or SIGKILL when `hard`) and waits for it to exit. */
+  stop(hard?: boolean): Promise<void>;
+  /** Starts it again on the same port and directory (for restart tests). */
+  restart(): Promise<void>;
+}
+
+/** Finds a free TCP port on 127.0.0.1. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/**
+ * Starts redis-server with the given extra arguments (e.g. `["--appendonly", "yes"]`).
+ *
+ * @example
+ * ```ts
+ * await using redis = await startRedis();
+ * ```
+ */
+export async function startRedis(extra: string[] = []): Promise<RedisServer> {
+  const port = freePort();
+  const dir = await Deno.makeTempDir({ prefix: "imchat-redis-" });
+  let child: Deno.ChildProcess | null = null;
+  const spawn = async () => {
+    child = new Deno.Command("redis-server", {
+      args: [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        dir,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        ...extra,
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    await waitForPort(port);
+  };
+  const stop = async (hard = false) => {
+    if (!child) return;
+    const running = child;
+    child = null;
+    try {
+      running.kill(hard ? "SIGKILL" : "SIGTERM");
+    } catch {
+      // already gone
+    }
+    await running.status;
+  };
+  await spawn();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    dir,
+    stop,
+    restart: spawn,
+    async [Symbol.asyncDispose]() {
+      await stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+async function waitForPort(port: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await conn.write(new TextEncoder().encode("PING\r\n"));
+      const buf = new Uint8Array(16);
+      const n = await conn.read(buf);
+      conn.close();
+      if (n && new TextDecoder().decode(buf.subarray(0, n)).startsWith("+PONG")) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`redis-server did not start on port ${port}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
