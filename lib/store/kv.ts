@@ -39,6 +39,11 @@ interface Sequence {
 
 type GroupEntry = [gseq: number, message: ChatMessage];
 
+interface Appending {
+  message: NewMessage;
+  origin: string | undefined;
+}
+
 /**
  * Opens (or creates) a KV store at `path` (`":memory:"` for a throwaway one).
  *
@@ -71,7 +76,7 @@ export class KvStore implements Store {
   #seqStamp: string | null;
   #oldestGseq: number;
   #listeners: FeedListener[] = [];
-  readonly #batcher = new Batcher<NewMessage, ChatMessage>(
+  readonly #batcher = new Batcher<Appending, ChatMessage>(
     (items) => this.#commitAll(items),
     BATCH_MESSAGES * 4,
   );
@@ -161,9 +166,9 @@ export class KvStore implements Store {
     await this.#kv.delete(["t", tokenHash]);
   }
 
-  append(messages: readonly NewMessage[]): Promise<ChatMessage[]> {
+  append(messages: readonly NewMessage[], origin?: string): Promise<ChatMessage[]> {
     if (this.#closed) return Promise.reject(new Error("Store is closed"));
-    return Promise.all(messages.map((m) => this.#batcher.add(m)));
+    return Promise.all(messages.map((message) => this.#batcher.add({ message, origin })));
   }
 
   onCommitted(listener: FeedListener): void {
@@ -174,14 +179,14 @@ export class KvStore implements Store {
     return Promise.resolve();
   }
 
-  async #commitAll(items: NewMessage[]): Promise<ChatMessage[]> {
+  async #commitAll(items: Appending[]): Promise<ChatMessage[]> {
     const out: ChatMessage[] = [];
     let start = 0;
     while (start < items.length) {
       let end = start;
       let bytes = 0;
       while (end < items.length && end - start < BATCH_MESSAGES && bytes < BATCH_BYTES) {
-        bytes += items[end].text.length * 6 + 200;
+        bytes += items[end].message.text.length * 6 + 200;
         end++;
       }
       out.push(...await this.#commit(items.slice(start, end)));
@@ -190,13 +195,13 @@ export class KvStore implements Store {
     return out;
   }
 
-  async #commit(items: NewMessage[]): Promise<ChatMessage[]> {
+  async #commit(items: Appending[]): Promise<ChatMessage[]> {
     const before = this.#seq;
     const next = { ...before };
     const op = this.#kv.atomic().check({ key: ["seq"], versionstamp: this.#seqStamp });
     const committed: ChatMessage[] = [];
     for (const item of items) {
-      const message: ChatMessage = { id: ++next.seq, ...item };
+      const message: ChatMessage = { id: ++next.seq, ...item.message };
       committed.push(message);
       if (message.to === undefined) {
         op.set(["g", message.id], [++next.gseq, message] satisfies GroupEntry);
@@ -213,7 +218,9 @@ export class KvStore implements Store {
     }
     this.#seq = next;
     this.#seqStamp = result.versionstamp;
-    for (const listener of this.#listeners) listener(committed);
+    for (let i = 0; i < committed.length; i++) {
+      for (const listener of this.#listeners) listener(committed[i], items[i].origin);
+    }
     this.#scheduleTrim(committed, next.gseq);
     return committed;
   }

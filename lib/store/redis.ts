@@ -31,6 +31,11 @@ import {
 
 type Client = ReturnType<typeof createClient>;
 
+interface Appending {
+  message: NewMessage;
+  origin: string | undefined;
+}
+
 /** Options of {@linkcode openRedisStore}. */
 export interface RedisStoreOptions {
   /** `redis://host:port` (or `rediss://` for TLS). */
@@ -108,7 +113,7 @@ export class RedisStore implements Store {
   readonly #retention: Retention;
   readonly #listeners: FeedListener[] = [];
   readonly #shas = new Map<string, string>();
-  readonly #batcher = new Batcher<NewMessage, ChatMessage>((items) => this.#commit(items), BATCH);
+  readonly #batcher = new Batcher<Appending, ChatMessage>((items) => this.#commit(items), BATCH);
   #closed = false;
 
   constructor(client: Client, subscriber: Client, options: RedisStoreOptions) {
@@ -121,9 +126,12 @@ export class RedisStore implements Store {
 
   /** Subscribes to this node's feed channels. */
   async start(): Promise<void> {
-    const onMessage = (json: string) => {
-      const message = JSON.parse(json) as ChatMessage;
-      for (const listener of this.#listeners) listener([message]);
+    const onMessage = (payload: string) => {
+      // The payload is the origin tag, a newline, and the message JSON.
+      const newline = payload.indexOf("\n");
+      const origin = newline > 0 ? payload.slice(0, newline) : undefined;
+      const message = JSON.parse(payload.slice(newline + 1)) as ChatMessage;
+      for (const listener of this.#listeners) listener(message, origin);
     };
     await this.#subscriber.subscribe(
       [`${this.#prefix}feed:group`, `${this.#prefix}feed:node:${this.#nodeId}`],
@@ -229,21 +237,21 @@ export class RedisStore implements Store {
     await this.#client.sendCommand(["DEL", this.#key("token", tokenHash)]);
   }
 
-  append(messages: readonly NewMessage[]): Promise<ChatMessage[]> {
+  append(messages: readonly NewMessage[], origin?: string): Promise<ChatMessage[]> {
     if (this.#closed) return Promise.reject(new Error("Store is closed"));
-    return Promise.all(messages.map((m) => this.#batcher.add(m)));
+    return Promise.all(messages.map((message) => this.#batcher.add({ message, origin })));
   }
 
-  async #commit(items: NewMessage[]): Promise<ChatMessage[]> {
+  async #commit(items: Appending[]): Promise<ChatMessage[]> {
     const { groupMax, privateMax, inboxMax } = this.#retention;
     const args = [String(groupMax), String(privateMax), String(inboxMax)];
-    for (const item of items) {
+    for (const { message, origin } of items) {
       // The JSON after the id: the script prepends `{"id":N`.
-      const tail = JSON.stringify(item).slice(1);
-      args.push(item.to ?? "", item.from, utcDay(item.ts), "," + tail);
+      const tail = JSON.stringify(message).slice(1);
+      args.push(message.to ?? "", message.from, utcDay(message.ts), origin ?? "", "," + tail);
     }
     const ids = await this.#script<number[]>(APPEND, args);
-    return items.map((item, i) => ({ id: Number(ids[i]), ...item }));
+    return items.map(({ message }, i) => ({ id: Number(ids[i]), ...message }));
   }
 
   onCommitted(listener: FeedListener): void {

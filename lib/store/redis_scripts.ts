@@ -8,22 +8,24 @@
 
 /**
  * Appends messages. ARGV: prefix, groupMax, privateMax, inboxMax, then per message: to
- * ("" for the group), from, day, and the message JSON after its id (`,"ts":...}`).
- * Assigns ids from one counter, stores, trims, counts activity and publishes to the feed in
- * one step, so publish order equals id order for every subscriber.
+ * ("" for the group), from, day, origin tag, and the message JSON after its id
+ * (`,"ts":...}`). Assigns ids from one counter, stores, trims, counts activity and publishes
+ * `origin\nJSON` to the feed in one step, so publish order equals id order for every
+ * subscriber.
  */
 export const APPEND = `
 local p = ARGV[1]
 local gmax, pmax, imax = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local ids = {}
-for i = 5, #ARGV, 4 do
+for i = 5, #ARGV, 5 do
   local to, from, day = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local id = redis.call('INCR', p .. 'seq')
-  local json = '{"id":' .. id .. ARGV[i + 3]
+  local json = '{"id":' .. id .. ARGV[i + 4]
+  local payload = ARGV[i + 3] .. '\\n' .. json
   if to == '' then
     redis.call('ZADD', p .. 'group', id, json)
     redis.call('ZREMRANGEBYRANK', p .. 'group', 0, -gmax - 1)
-    redis.call('PUBLISH', p .. 'feed:group', json)
+    redis.call('PUBLISH', p .. 'feed:group', payload)
   else
     local a, b = from, to
     if b < a then a, b = b, a end
@@ -35,7 +37,7 @@ for i = 5, #ARGV, 4 do
     redis.call('ZREMRANGEBYRANK', inbox, 0, -imax - 1)
     local nodes = redis.call('SUNION', p .. 'where:' .. to, p .. 'where:' .. from)
     for _, node in ipairs(nodes) do
-      redis.call('PUBLISH', p .. 'feed:node:' .. node, json)
+      redis.call('PUBLISH', p .. 'feed:node:' .. node, payload)
     end
   end
   redis.call('ZINCRBY', p .. 'top:all', 1, from)

@@ -83,8 +83,11 @@ export type CreateUserResult = "ok" | "name_taken" | "nick_taken";
 /** Outcome of an atomic nickname change. */
 export type SetNicknameResult = "ok" | "nick_taken" | "unknown_user";
 
-/** Receives committed messages in id order. */
-export type FeedListener = (messages: readonly ChatMessage[]) => void;
+/**
+ * Receives each committed message, in id order, with the `origin` tag given to
+ * {@linkcode Store.append} (so a node can skip the session that sent it).
+ */
+export type FeedListener = (message: ChatMessage, origin: string | undefined) => void;
 
 /**
  * The storage contract. All names are casefolded login names.
@@ -117,8 +120,9 @@ export interface Store extends AsyncDisposable {
   /**
    * Appends messages in order, assigning ids. Group messages go to the group log; private
    * ones to the conversation log and the receiver's inbox. Counts each sender's activity.
+   * `origin` is passed to feed listeners with these messages and is not stored.
    */
-  append(messages: readonly NewMessage[]): Promise<ChatMessage[]>;
+  append(messages: readonly NewMessage[], origin?: string): Promise<ChatMessage[]>;
   /** Registers the listener of the live feed of committed messages. */
   onCommitted(listener: FeedListener): void;
   /**

@@ -1,0 +1,74 @@
+/**
+ * Password hashing with salted scrypt from `node:crypto`. The asynchronous scrypt runs on a
+ * worker thread pool, so hashing never blocks the event loop. Hashes are self-describing:
+ * `scrypt$N$r$p$salt$hash` (salt and hash in base64).
+ *
+ * @module
+ */
+
+import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
+
+/** scrypt cost parameters. */
+export interface ScryptParams {
+  N: number;
+  r: number;
+  p: number;
+}
+
+/** Default cost: N=2^14, r=8, p=1 (16 MiB, tens of milliseconds per hash). */
+export const DEFAULT_SCRYPT: ScryptParams = { N: 16384, r: 8, p: 1 };
+
+const KEY_BYTES = 32;
+const SALT_BYTES = 16;
+
+function derive(password: string, salt: Uint8Array, params: ScryptParams): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    scrypt(
+      password.normalize("NFC"),
+      salt,
+      KEY_BYTES,
+      { ...params, maxmem: 256 * params.N * params.r + 1024 * 1024 },
+      (error, key) => error ? reject(error) : resolve(new Uint8Array(key)),
+    );
+  });
+}
+
+/**
+ * Hashes a password with a fresh random salt.
+ *
+ * @example
+ * ```ts
+ * const stored = await hashPassword("correct horse");
+ * await verifyPassword("correct horse", stored); // true
+ * ```
+ */
+export async function hashPassword(
+  password: string,
+  params: ScryptParams = DEFAULT_SCRYPT,
+): Promise<string> {
+  const salt = randomBytes(SALT_BYTES);
+  const key = await derive(password, salt, params);
+  return ["scrypt", params.N, params.r, params.p, b64(salt), b64(key)].join("$");
+}
+
+/** Checks a password against a stored hash in constant time. False for a malformed hash. */
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const parts = stored.split("$");
+  if (parts.length !== 6 || parts[0] !== "scrypt") return false;
+  const [N, r, p] = parts.slice(1, 4).map(Number);
+  if (![N, r, p].every(Number.isSafeInteger)) return false;
+  const salt = fromB64(parts[4]);
+  const expected = fromB64(parts[5]);
+  const actual = await derive(password, salt, { N, r, p });
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+function b64(bytes: Uint8Array): string {
+  let text = "";
+  for (const byte of bytes) text += String.fromCharCode(byte);
+  return btoa(text);
+}
+
+function fromB64(text: string): Uint8Array {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+}

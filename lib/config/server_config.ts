@@ -1,0 +1,203 @@
+/**
+ * Server configuration: parsed once from flags and environment into a typed, validated
+ * object that is passed down. Pure code.
+ *
+ * @module
+ */
+
+import { DEFAULT_MAX_FRAME } from "../protocol/frame.ts";
+import type { Retention } from "../store/store.ts";
+import { type OptionSpec, parseOptions, UsageError } from "./flags.ts";
+
+/** Log verbosity. */
+export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
+
+/** Everything the server needs to start. */
+export interface ServerConfig {
+  host: string;
+  port: number;
+  /** Deno KV file of the embedded store (used when `redisUrl` is absent). */
+  kvPath: string;
+  /** Redis URL; when set the Redis store is used. */
+  redisUrl?: string;
+  /** Key prefix in Redis. */
+  redisPrefix: string;
+  /** This node's id (default `hostname:port`). */
+  nodeId: string;
+  maxFrame: number;
+  /** Longest message text, in UTF-16 code units. */
+  maxText: number;
+  /** Most group messages delivered at login after an absence. */
+  backlogLimit: number;
+  retention: Retention;
+  /** Resume token lifetime, ms. */
+  tokenTtlMs: number;
+  /** A connection that has not logged in by then is closed, ms. */
+  loginTimeoutMs: number;
+  /** Idle time after which a session is pinged, ms; unanswered for as long again, dropped. */
+  pingIntervalMs: number;
+  /** Bytes queued for one client before it is cut off as a slow consumer. */
+  sendQueueBytes: number;
+  logLevel: LogLevel;
+}
+
+/** The server's options, in `--help` order. */
+export const SERVER_OPTIONS: readonly OptionSpec[] = [
+  { flag: "host", env: "IM_HOST", kind: "string", default: "0.0.0.0", help: "Address to listen on" },
+  { flag: "port", env: "IM_PORT", kind: "int", default: 8889, min: 0, max: 65535, help: "TCP port" },
+  {
+    flag: "kv",
+    env: "IM_KV_PATH",
+    kind: "string",
+    default: "data/imchat.kv",
+    help: "Deno KV file of the embedded store (':memory:' for none)",
+  },
+  {
+    flag: "redis",
+    env: "REDIS_URL",
+    kind: "string",
+    help: "Use Redis at this URL (redis://host:port) instead of Deno KV",
+  },
+  { flag: "redis-prefix", env: "IM_REDIS_PREFIX", kind: "string", default: "im:", help: "Redis key prefix" },
+  { flag: "node-id", env: "IM_NODE_ID", kind: "string", help: "Node id (default hostname:port)" },
+  {
+    flag: "max-frame",
+    env: "IM_MAX_FRAME",
+    kind: "int",
+    default: DEFAULT_MAX_FRAME,
+    min: 1024,
+    max: 16 * 1024 * 1024,
+    help: "Largest frame payload accepted, bytes",
+  },
+  {
+    flag: "max-text",
+    env: "IM_MAX_TEXT",
+    kind: "int",
+    default: 4000,
+    min: 1,
+    max: 100_000,
+    help: "Longest message text, characters",
+  },
+  {
+    flag: "backlog-limit",
+    env: "IM_BACKLOG_LIMIT",
+    kind: "int",
+    default: 200,
+    min: 0,
+    max: 100_000,
+    help: "Most group messages delivered at login after an absence (oldest dropped)",
+  },
+  {
+    flag: "group-retention",
+    env: "IM_GROUP_RETENTION",
+    kind: "int",
+    default: 10_000,
+    min: 1,
+    help: "Group messages kept in history",
+  },
+  {
+    flag: "private-retention",
+    env: "IM_PRIVATE_RETENTION",
+    kind: "int",
+    default: 1_000,
+    min: 1,
+    help: "Messages kept per private conversation",
+  },
+  {
+    flag: "inbox-limit",
+    env: "IM_INBOX_LIMIT",
+    kind: "int",
+    default: 1_000,
+    min: 1,
+    help: "Undelivered private messages kept per user (oldest dropped)",
+  },
+  {
+    flag: "token-ttl",
+    env: "IM_TOKEN_TTL",
+    kind: "int",
+    default: 7 * 24 * 3600,
+    min: 1,
+    help: "Resume token lifetime, seconds (renewed on each resume)",
+  },
+  {
+    flag: "login-timeout",
+    env: "IM_LOGIN_TIMEOUT",
+    kind: "int",
+    default: 10,
+    min: 1,
+    help: "Seconds a connection may stay without logging in",
+  },
+  {
+    flag: "ping-interval",
+    env: "IM_PING_INTERVAL",
+    kind: "int",
+    default: 30,
+    min: 1,
+    help: "Seconds of silence before a ping; as long again without answer drops the session",
+  },
+  {
+    flag: "send-queue",
+    env: "IM_SEND_QUEUE",
+    kind: "int",
+    default: 1024 * 1024,
+    min: 65536,
+    help: "Bytes queued for one client before it is cut off as a slow consumer",
+  },
+  {
+    flag: "log-level",
+    env: "IM_LOG_LEVEL",
+    kind: "string",
+    default: "info",
+    choices: ["debug", "info", "warn", "error", "silent"],
+    help: "Log verbosity",
+  },
+];
+
+/**
+ * Builds the server configuration from command-line arguments and environment.
+ *
+ * @throws {UsageError} for unknown flags or invalid values.
+ *
+ * @example
+ * ```ts
+ * const config = parseServerConfig(["--port", "9000"], () => undefined, "myhost");
+ * config.nodeId; // "myhost:9000"
+ * ```
+ */
+export function parseServerConfig(
+  args: readonly string[],
+  env: (name: string) => string | undefined,
+  hostname: string,
+): ServerConfig {
+  const o = parseOptions(SERVER_OPTIONS, args, env);
+  const port = o.port as number;
+  const nodeId = (o["node-id"] as string | undefined) ?? `${hostname}:${port}`;
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(nodeId)) {
+    throw new UsageError("A node id has 1 to 64 of A-Z a-z 0-9 _ . : -");
+  }
+  const redisUrl = o.redis as string | undefined;
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
+    throw new UsageError("The Redis URL must start with redis:// or rediss://");
+  }
+  return {
+    host: o.host as string,
+    port,
+    kvPath: o.kv as string,
+    redisUrl,
+    redisPrefix: o["redis-prefix"] as string,
+    nodeId,
+    maxFrame: o["max-frame"] as number,
+    maxText: o["max-text"] as number,
+    backlogLimit: o["backlog-limit"] as number,
+    retention: {
+      groupMax: o["group-retention"] as number,
+      privateMax: o["private-retention"] as number,
+      inboxMax: o["inbox-limit"] as number,
+    },
+    tokenTtlMs: (o["token-ttl"] as number) * 1000,
+    loginTimeoutMs: (o["login-timeout"] as number) * 1000,
+    pingIntervalMs: (o["ping-interval"] as number) * 1000,
+    sendQueueBytes: o["send-queue"] as number,
+    logLevel: o["log-level"] as LogLevel,
+  };
+}

@@ -1,0 +1,34 @@
+/**
+ * What request handlers are given: the node's shared parts and the session at hand.
+ *
+ * @module
+ */
+
+import type { ServerConfig } from "../config/server_config.ts";
+import type { Store } from "../store/store.ts";
+import type { Hub } from "./hub.ts";
+import type { Logger } from "./log.ts";
+import type { Session } from "./session.ts";
+
+/** The parts of a running node that handlers use. */
+export interface Core {
+  readonly config: ServerConfig;
+  readonly store: Store;
+  readonly hub: Hub;
+  readonly log: Logger;
+  /** The clock (injected in tests). */
+  now(): number;
+  /** Names known to exist, so private sends skip a store lookup. */
+  readonly knownUsers: Set<string>;
+}
+
+/** One request's context. */
+export interface Context {
+  readonly core: Core;
+  readonly session: Session;
+  /** Runs `task` after the reply to this request has been queued. */
+  after(task: () => Promise<void> | void): void;
+}
+
+/** Server name and version sent in the `hello` reply. */
+export const SERVER_NAME = "imchat/0.1.0";

@@ -1,0 +1,304 @@
+/**
+ * The command table: for each client message type, who may send it and what it does.
+ * Preconditions are checked in one place (`dispatch.ts`) before any handler runs; handlers
+ * return the fields of the `ok` reply or throw a {@linkcode ChatError}. They never touch
+ * sockets.
+ *
+ * @module
+ */
+
+import { hashPassword, verifyPassword } from "../auth/password.ts";
+import { hashToken, newToken } from "../auth/token.ts";
+import { encodeMessage } from "../protocol/codec.ts";
+import { ChatError } from "../protocol/errors.ts";
+import {
+  type ChatMessage,
+  type ClientMessage,
+  type ClientType,
+  type LoginResult,
+  PROTOCOL_VERSION,
+  type RankEntry,
+  type ResultMap,
+  type UserInfo,
+} from "../protocol/messages.ts";
+import { checkName, checkNickname, checkPassword, checkText, foldName } from "../protocol/rules.ts";
+import { type ActivityCount, utcDay } from "../store/store.ts";
+import { type Context, type Core, SERVER_NAME } from "./context.ts";
+
+/** Who may send a message: before `hello`, greeted and logged out, logged in, or greeted. */
+export type Access = "greeting" | "guest" | "user" | "greeted";
+
+/** One row of the command table. */
+export interface Handler<T extends ClientMessage> {
+  access: Access;
+  /** Frames after this one wait until it is done (login, logout...). */
+  exclusive?: boolean;
+  run(ctx: Context, message: T): Promise<object | void> | object | void;
+}
+
+type Table = { [K in ClientType]: Handler<Extract<ClientMessage, { type: K }>> };
+
+const HISTORY_DEFAULT = 20;
+const HISTORY_MAX = 200;
+const TOP_DEFAULT = 5;
+const TOP_MAX = 50;
+const KNOWN_USERS_MAX = 100_000;
+
+/** The command table. */
+export const HANDLERS: Table = {
+  hello: {
+    access: "greeting",
+    exclusive: true,
+    run({ core, session }, message): ResultMap["hello"] {
+      if (message.protocol !== PROTOCOL_VERSION) {
+        throw new ChatError(
+          "UNSUPPORTED_VERSION",
+          `This server speaks protocol ${PROTOCOL_VERSION}, not ${message.protocol}`,
+        );
+      }
+      session.phase = "guest";
+      return {
+        protocol: PROTOCOL_VERSION,
+        server: SERVER_NAME,
+        node: core.config.nodeId,
+        maxFrame: core.config.maxFrame,
+        pingInterval: core.config.pingIntervalMs,
+      };
+    },
+  },
+
+  register: {
+    access: "guest",
+    exclusive: true,
+    async run({ core, session }, message): Promise<ResultMap["register"]> {
+      const name = checkName(message.name);
+      const password = checkPassword(message.password);
+      const nickname = checkNickname(message.nickname);
+      const passwordHash = await hashPassword(password);
+      const result = await core.store.createUser({
+        name,
+        nickname,
+        passwordHash,
+        createdAt: core.now(),
+      });
+      if (result === "name_taken") {
+        throw new ChatError("NAME_TAKEN", `The login name "${name}" is already taken`);
+      }
+      if (result === "nick_taken") {
+        throw new ChatError("NICK_TAKEN", `The nickname "${nickname}" is already taken`);
+      }
+      rememberUser(core, name);
+      core.log.info("register", { user: name, remote: session.remote });
+      return { user: { name, nickname } };
+    },
+  },
+
+  login: {
+    access: "guest",
+    exclusive: true,
+    async run(ctx, message): Promise<LoginResult> {
+      const { core, session } = ctx;
+      const name = checkName(message.name);
+      const user = await core.store.getUser(name);
+      if (!user) throw new ChatError("UNKNOWN_USER", `There is no user named "${name}"`);
+      if (!await verifyPassword(message.password, user.passwordHash)) {
+        core.log.info("login_failed", { user: name, remote: session.remote });
+        throw new ChatError("WRONG_PASSWORD", "Wrong password");
+      }
+      const token = newToken();
+      const tokenHash = await hashToken(token);
+      await core.store.saveToken(tokenHash, name, core.config.tokenTtlMs);
+      return await enter(ctx, { name, nickname: user.nickname }, token, tokenHash, message.since);
+    },
+  },
+
+  resume: {
+    access: "guest",
+    exclusive: true,
+    async run(ctx, message): Promise<LoginResult> {
+      const { core } = ctx;
+      const tokenHash = await hashToken(message.token);
+      const name = await core.store.lookupToken(tokenHash);
+      const user = name === null ? null : await core.store.getUser(name);
+      if (!user) {
+        throw new ChatError("INVALID_TOKEN", "The session has expired or was ended; log in again");
+      }
+      await core.store.saveToken(tokenHash, user.name, core.config.tokenTtlMs);
+      const info = { name: user.name, nickname: user.nickname };
+      return await enter(ctx, info, message.token, tokenHash, message.since);
+    },
+  },
+
+  logout: {
+    access: "user",
+    exclusive: true,
+    async run({ core, session }): Promise<ResultMap["logout"]> {
+      const name = session.user!.name;
+      if (session.tokenHash) await core.store.revokeToken(session.tokenHash);
+      session.tokenHash = null;
+      await core.hub.detach(session, "logout");
+      session.phase = "guest";
+      session.loginDeadline = core.now() + core.config.loginTimeoutMs;
+      core.log.info("logout", { user: name, remote: session.remote });
+      return {};
+    },
+  },
+
+  send: {
+    access: "user",
+    async run({ core, session }, message): Promise<ResultMap["send"]> {
+      const text = checkText(message.text, core.config.maxText);
+      const user = session.user!;
+      let to: string | undefined;
+      if (message.to !== undefined) {
+        to = await existingUser(core, message.to);
+        if (to === user.name) {
+          throw new ChatError("SELF_MESSAGE", "You cannot send a private message to yourself");
+        }
+      }
+      const [stored] = await core.store.append(
+        [{ ts: core.now(), from: user.name, nick: user.nickname, to, text }],
+        session.key,
+      );
+      return { msgId: stored.id, ts: stored.ts };
+    },
+  },
+
+  ack: {
+    access: "user",
+    run({ core, session }, message): void {
+      const upTo = Math.min(message.upTo, session.maxSentId);
+      if (upTo > 0) core.hub.noteAck(session.user!.name, upTo);
+    },
+  },
+
+  users: {
+    access: "user",
+    run({ core }): ResultMap["users"] {
+      return { users: core.hub.online() };
+    },
+  },
+
+  count: {
+    access: "user",
+    run({ core }): ResultMap["count"] {
+      return core.hub.counts();
+    },
+  },
+
+  nick: {
+    access: "user",
+    exclusive: true,
+    async run({ core, session }, message): Promise<ResultMap["nick"]> {
+      const nickname = checkNickname(message.nickname);
+      const user = session.user!;
+      const old = user.nickname;
+      const result = await core.store.setNickname(user.name, nickname);
+      if (result === "nick_taken") {
+        throw new ChatError("NICK_TAKEN", `The nickname "${nickname}" is already taken`);
+      }
+      if (result === "unknown_user") throw new ChatError("INTERNAL", "Account not found");
+      core.hub.renamed(user.name, old, nickname, session);
+      core.log.info("nick", { user: user.name });
+      return { user: { name: user.name, nickname } };
+    },
+  },
+
+  top: {
+    access: "user",
+    async run({ core }, message): Promise<ResultMap["top"]> {
+      const limit = Math.min(message.limit ?? TOP_DEFAULT, TOP_MAX) || TOP_DEFAULT;
+      const day = utcDay(core.now());
+      const { allTime, today } = await core.store.top(limit, day);
+      const names = [...new Set([...allTime, ...today].map((entry) => entry.name))];
+      const nicknames = new Map(
+        (await core.store.getUsers(names)).map((user) => [user.name, user.nickname]),
+      );
+      const rank = (list: ActivityCount[]): RankEntry[] =>
+        list.map(({ name, count }) => ({ name, nickname: nicknames.get(name) ?? name, count }));
+      return { allTime: rank(allTime), today: rank(today), day };
+    },
+  },
+
+  history: {
+    access: "user",
+    async run({ core, session }, message): Promise<ResultMap["history"]> {
+      const me = session.user!.name;
+      const limit = Math.min(message.limit ?? HISTORY_DEFAULT, HISTORY_MAX) || HISTORY_DEFAULT;
+      let between: [string, string] | undefined;
+      if (message.with !== undefined) between = [me, await existingUser(core, message.with)];
+      const page = await core.store.history({ between, before: message.before, limit });
+      return { messages: page.messages.reverse(), more: page.more };
+    },
+  },
+
+  ping: {
+    access: "greeted",
+    run(): ResultMap["ping"] {
+      return {};
+    },
+  },
+
+  pong: {
+    access: "greeted",
+    run(): void {},
+  },
+};
+
+/** Makes the session live, replies, then delivers what was stored while away. */
+async function enter(
+  ctx: Context,
+  info: UserInfo,
+  token: string,
+  tokenHash: string,
+  since: number | undefined,
+): Promise<LoginResult> {
+  const { core, session } = ctx;
+  session.tokenHash = tokenHash;
+  await core.hub.attach(session, info);
+  rememberUser(core, info.name);
+  core.log.info("login", { user: info.name, remote: session.remote });
+  ctx.after(async () => {
+    let backlog;
+    try {
+      backlog = await core.store.backlog(info.name, { since, groupLimit: core.config.backlogLimit });
+    } catch (error) {
+      session.release([]);
+      throw error;
+    }
+    if (session.user?.name !== info.name) return;
+    const encode = (message: ChatMessage) => ({
+      message,
+      frame: encodeMessage({ type: "message", msg: message, away: true }, core.config.maxFrame),
+    });
+    session.release([...backlog.private, ...backlog.group].map(encode));
+    session.send({
+      type: "backlog",
+      private: backlog.private.length,
+      group: backlog.group.length,
+      skipped: backlog.skipped,
+    });
+  });
+  return {
+    user: info,
+    token,
+    tokenExpiresAt: core.now() + core.config.tokenTtlMs,
+    online: core.hub.online(),
+  };
+}
+
+/** Casefolds `raw` and checks the account exists. */
+async function existingUser(core: Core, raw: string): Promise<string> {
+  const name = foldName(raw);
+  if (core.knownUsers.has(name) || core.hub.isOnline(name)) return name;
+  if (await core.store.getUser(name) === null) {
+    throw new ChatError("UNKNOWN_USER", `There is no user named "${raw.slice(0, 40)}"`);
+  }
+  rememberUser(core, name);
+  return name;
+}
+
+function rememberUser(core: Core, name: string): void {
+  if (core.knownUsers.size >= KNOWN_USERS_MAX) core.knownUsers.clear();
+  core.knownUsers.add(name);
+}

@@ -1,0 +1,124 @@
+/**
+ * The bounded outbound queue of one connection. Frames pushed during one event-loop turn are
+ * written together; the same frame buffer may be pushed to any number of outboxes (encode
+ * once, write everywhere). A push that would exceed the byte bound is refused and reported,
+ * so a peer that stops reading is cut off instead of growing server memory.
+ *
+ * @module
+ */
+
+/** The write side of a connection. */
+export interface FrameWriter {
+  write(bytes: Uint8Array): Promise<number>;
+}
+
+/**
+ * Coalescing, bounded write queue.
+ *
+ * @example
+ * ```ts
+ * const outbox = new Outbox(conn, 1 << 20, () => conn.close());
+ * outbox.push(frame);
+ * ```
+ */
+export class Outbox {
+  readonly #writer: FrameWriter;
+  readonly #maxBytes: number;
+  readonly #onOverflow: () => void;
+  readonly #onError: (error: unknown) => void;
+  #chunks: Uint8Array[] = [];
+  #queued = 0;
+  #writing = false;
+  #closed = false;
+  #drainWaiters: (() => void)[] = [];
+
+  constructor(
+    writer: FrameWriter,
+    maxBytes: number,
+    onOverflow: () => void,
+    onError: (error: unknown) => void = () => {},
+  ) {
+    this.#writer = writer;
+    this.#maxBytes = maxBytes;
+    this.#onOverflow = onOverflow;
+    this.#onError = onError;
+  }
+
+  /** Bytes waiting to be written (including a write in progress). */
+  get queuedBytes(): number {
+    return this.#queued;
+  }
+
+  /**
+   * Queues a frame. Returns false when the outbox is closed or the frame would exceed the
+   * bound (then `onOverflow` is called once and the outbox closes).
+   */
+  push(frame: Uint8Array): boolean {
+    if (this.#closed) return false;
+    if (this.#queued + frame.length > this.#maxBytes) {
+      this.close();
+      this.#onOverflow();
+      return false;
+    }
+    this.#chunks.push(frame);
+    this.#queued += frame.length;
+    if (!this.#writing) {
+      this.#writing = true;
+      queueMicrotask(() => this.#flush());
+    }
+    return true;
+  }
+
+  /** Resolves when everything queued so far has been written (or the outbox closed). */
+  drained(): Promise<void> {
+    if (!this.#writing || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /** Drops whatever is queued and refuses further frames. */
+  close(): void {
+    this.#closed = true;
+    this.#chunks = [];
+    this.#wake();
+  }
+
+  async #flush(): Promise<void> {
+    try {
+      while (this.#chunks.length > 0 && !this.#closed) {
+        const chunks = this.#chunks;
+        this.#chunks = [];
+        const data = chunks.length === 1 ? chunks[0] : concat(chunks);
+        let offset = 0;
+        while (offset < data.length) {
+          offset += await this.#writer.write(offset === 0 ? data : data.subarray(offset));
+        }
+        this.#queued -= data.length;
+      }
+    } catch (error) {
+      this.close();
+      this.#onError(error);
+    } finally {
+      this.#writing = false;
+      this.#wake();
+    }
+  }
+
+  #wake(): void {
+    if (this.#writing && !this.#closed) return;
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const chunk of chunks) length += chunk.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}

@@ -1,0 +1,235 @@
+/**
+ * The chat server: accepts TCP connections, reads frames, dispatches them, and runs one
+ * sweep timer for every connection's deadlines. `startServer()` returns a disposable
+ * handle; disposing it shuts the server down gracefully.
+ *
+ * @module
+ */
+
+import type { ServerConfig } from "../config/server_config.ts";
+import { decodePayload } from "../protocol/codec.ts";
+import { ChatError } from "../protocol/errors.ts";
+import { FrameDecoder } from "../protocol/frame.ts";
+import { openStore } from "../store/open.ts";
+import type { Store } from "../store/store.ts";
+import type { Core } from "./context.ts";
+import { dispatch, reportError } from "./dispatch.ts";
+import { Hub } from "./hub.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { Outbox } from "./outbox.ts";
+import { Session } from "./session.ts";
+
+/** A running server. */
+export interface ChatServer extends AsyncDisposable {
+  /** The address it listens on (the real port when 0 was asked). */
+  readonly addr: Deno.NetAddr;
+  readonly nodeId: string;
+  /** Stops accepting, tells clients, finishes in-flight requests, closes everything. */
+  shutdown(message?: string): Promise<void>;
+}
+
+/** Parts a caller may supply instead of the defaults (tests inject these). */
+export interface ServerDeps {
+  log?: Logger;
+  /** A store the caller owns (it is not closed at shutdown). */
+  store?: Store;
+  now?: () => number;
+}
+
+/** Read buffer per connection; frames larger than this are reassembled by the decoder. */
+const READ_BUFFER = 4096;
+/** Requests of one connection that may run at once before reading pauses. */
+const MAX_IN_FLIGHT = 64;
+const SWEEP_MS = 1000;
+const SHUTDOWN_GRACE_MS = 5000;
+
+/**
+ * Starts a server.
+ *
+ * @example
+ * ```ts
+ * await using server = await startServer(parseServerConfig(["--port", "0"], Deno.env.get, "h"));
+ * console.log(server.addr.port);
+ * ```
+ */
+export async function startServer(config: ServerConfig, deps: ServerDeps = {}): Promise<ChatServer> {
+  const log = deps.log ?? createLogger(config.logLevel);
+  const store = deps.store ?? await openStore(config, log);
+  let listener: Deno.Listener<Deno.TcpConn>;
+  try {
+    listener = Deno.listen({ hostname: config.host, port: config.port, transport: "tcp" });
+  } catch (error) {
+    if (!deps.store) await store[Symbol.asyncDispose]();
+    throw error;
+  }
+  const now = deps.now ?? Date.now;
+  const hub = new Hub(store, log, config.maxFrame);
+  const core: Core = { config, store, hub, log, now, knownUsers: new Set() };
+  const connections = new Set<Promise<void>>();
+  const requests = new Set<Promise<void>>();
+  let stopping: Promise<void> | null = null;
+  let serial = 0;
+
+  const serve = async (conn: Deno.TcpConn) => {
+    const key = `${config.nodeId}#${++serial}`;
+    const remote = `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
+    let open = true;
+    const closeTransport = () => {
+      if (!open) return;
+      open = false;
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+    };
+    try {
+      conn.setNoDelay(true);
+    } catch {
+      // not every platform allows it; latency only
+    }
+    const outbox = new Outbox(conn, config.sendQueueBytes, () => {
+      log.warn("slow_consumer", { user: session.user?.name, remote });
+      closeTransport();
+    }, closeTransport);
+    const session = new Session(key, remote, now(), outbox, config.maxFrame, closeTransport);
+    session.loginDeadline = now() + config.loginTimeoutMs;
+    hub.connections.add(session);
+    log.debug("connect", { remote });
+    const decoder = new FrameDecoder(config.maxFrame);
+    const buffer = new Uint8Array(READ_BUFFER);
+    const inFlight = new Set<Promise<void>>();
+    try {
+      reading: for (;;) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        session.lastSeen = now();
+        session.pinged = false;
+        let frames: Uint8Array[];
+        try {
+          frames = decoder.push(buffer.subarray(0, n));
+        } catch (error) {
+          log.info("bad_frame", { remote, error: (error as Error).message });
+          reportError(core, session, error, undefined);
+          break;
+        }
+        for (const frame of frames) {
+          if (session.phase === "closed") break reading;
+          let value: Record<string, unknown>;
+          try {
+            value = decodePayload(frame);
+          } catch (error) {
+            log.info("bad_frame", { remote, error: (error as Error).message });
+            reportError(core, session, error, undefined);
+            break reading;
+          }
+          if (stopping) {
+            reportError(core, session, new ChatError("SHUTTING_DOWN", "Server is shutting down"), undefined);
+            break reading;
+          }
+          const { exclusive, done } = dispatch(core, session, value);
+          requests.add(done);
+          done.finally(() => requests.delete(done));
+          if (exclusive) {
+            await done;
+          } else {
+            inFlight.add(done);
+            done.finally(() => inFlight.delete(done));
+            if (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
+          }
+        }
+      }
+    } catch (error) {
+      if (open) log.debug("read_error", { remote, error: String(error) });
+    } finally {
+      hub.connections.delete(session);
+      const user = session.user?.name;
+      await hub.detach(session, session.dropReason).catch((error) =>
+        log.warn("detach_failed", { user, error: String(error) })
+      );
+      if (session.phase !== "closed") {
+        session.phase = "closed";
+        outbox.close();
+        closeTransport();
+      }
+      log.info("disconnect", { user, remote, reason: session.dropReason });
+    }
+  };
+
+  const sweep = () => {
+    const t = now();
+    hub.flushAcks();
+    for (const session of hub.connections) {
+      if (session.phase === "closed") continue;
+      if (session.phase !== "user") {
+        if (t > session.loginDeadline) {
+          session.fail("TIMEOUT", "Not logged in in time");
+        }
+        continue;
+      }
+      const idle = t - session.lastSeen;
+      if (idle >= 2 * config.pingIntervalMs) {
+        session.dropReason = "timeout";
+        log.info("ping_timeout", { user: session.user?.name, remote: session.remote });
+        session.fail("TIMEOUT", "No answer to ping");
+      } else if (idle >= config.pingIntervalMs && !session.pinged) {
+        session.pinged = true;
+        session.send({ type: "ping" });
+      }
+    }
+  };
+  const sweeper = setInterval(sweep, SWEEP_MS);
+
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) {
+        const task = serve(conn).catch((error) => log.error("connection_failed", { error: String(error) }));
+        connections.add(task);
+        task.finally(() => connections.delete(task));
+      }
+    } catch (error) {
+      if (!stopping) log.error("accept_failed", { error: String(error) });
+    }
+  })();
+
+  const addr = listener.addr as Deno.NetAddr;
+  log.info("listening", {
+    host: addr.hostname,
+    port: addr.port,
+    node: config.nodeId,
+    store: store.backend,
+  });
+
+  const shutdown = (message = "Server is shutting down") => {
+    stopping ??= (async () => {
+      log.info("shutting_down", { connections: hub.connections.size });
+      clearInterval(sweeper);
+      try {
+        listener.close();
+      } catch {
+        // already closed
+      }
+      await accepting;
+      await withTimeout(Promise.allSettled([...requests]), SHUTDOWN_GRACE_MS);
+      for (const session of hub.connections) {
+        session.send({ type: "shutdown", message });
+        session.close(SHUTDOWN_GRACE_MS);
+      }
+      await withTimeout(Promise.allSettled([...connections]), SHUTDOWN_GRACE_MS + 1000);
+      await hub.flushAcks();
+      if (!deps.store) await store[Symbol.asyncDispose]();
+      log.info("stopped");
+    })();
+    return stopping;
+  };
+
+  return { addr, nodeId: config.nodeId, shutdown, [Symbol.asyncDispose]: () => shutdown() };
+}
+
+function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise.then(() => {}),
+    new Promise<void>((resolve) => timer = setTimeout(resolve, ms)),
+  ]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,117 @@
+/**
+ * One client connection's state: its phase in the conversation, the logged-in user, the
+ * bounded outbox, and the bookkeeping for delivery and acknowledgement. No socket code: the
+ * transport is given as an outbox and a close function.
+ *
+ * @module
+ */
+
+import { encodeMessage } from "../protocol/codec.ts";
+import type { ErrorCode } from "../protocol/errors.ts";
+import type { ChatMessage, OfflineReason, ServerMessage, UserInfo } from "../protocol/messages.ts";
+import type { Outbox } from "./outbox.ts";
+
+/** Where a connection stands: before `hello`, greeted but not logged in, logged in, gone. */
+export type Phase = "greeting" | "guest" | "user" | "closed";
+
+interface Held {
+  message: ChatMessage;
+  frame: Uint8Array;
+}
+
+/** A connection's state. */
+export class Session {
+  /** Unique on this node; also tags this session's own messages on the feed. */
+  readonly key: string;
+  /** Remote address as `host:port`, for logs. */
+  readonly remote: string;
+  readonly openedAt: number;
+  readonly outbox: Outbox;
+  readonly #maxFrame: number;
+  readonly #closeTransport: () => void;
+  phase: Phase = "greeting";
+  user: UserInfo | null = null;
+  tokenHash: string | null = null;
+  /** Time the last frame arrived. */
+  lastSeen: number;
+  /** When a session that is not logged in gets closed. */
+  loginDeadline: number;
+  /** Why the session is being dropped, for the presence event. */
+  dropReason: OfflineReason = "drop";
+  /** Whether a ping was sent and not yet answered by any frame. */
+  pinged = false;
+  /** Highest message id written to this session. */
+  maxSentId = 0;
+  /** Live messages held while the login backlog is being delivered; null when live. */
+  held: Held[] | null = null;
+
+  constructor(
+    key: string,
+    remote: string,
+    now: number,
+    outbox: Outbox,
+    maxFrame: number,
+    closeTransport: () => void,
+  ) {
+    this.key = key;
+    this.remote = remote;
+    this.openedAt = now;
+    this.lastSeen = now;
+    this.loginDeadline = now;
+    this.outbox = outbox;
+    this.#maxFrame = maxFrame;
+    this.#closeTransport = closeTransport;
+  }
+
+  /** Encodes and queues one message. */
+  send(message: ServerMessage): void {
+    if (this.phase !== "closed") this.outbox.push(encodeMessage(message, this.#maxFrame));
+  }
+
+  /** Queues a chat message whose frame is already encoded, or holds it during login. */
+  deliver(message: ChatMessage, frame: Uint8Array): void {
+    if (this.held !== null) {
+      this.held.push({ message, frame });
+      return;
+    }
+    if (this.outbox.push(frame) && message.id > this.maxSentId) this.maxSentId = message.id;
+  }
+
+  /**
+   * Ends the hold: writes the backlog and the held live messages in id order, each id once
+   * (a message both held and in the backlog goes out as the live one). Returns how many were
+   * written.
+   */
+  release(backlog: readonly { message: ChatMessage; frame: Uint8Array }[]): number {
+    const held = this.held ?? [];
+    this.held = null;
+    const seen = new Set<number>();
+    const all = [...held, ...backlog].filter(({ message }) => {
+      if (seen.has(message.id)) return false;
+      seen.add(message.id);
+      return true;
+    }).sort((a, b) => a.message.id - b.message.id);
+    for (const { message, frame } of all) this.deliver(message, frame);
+    return all.length;
+  }
+
+  /**
+   * Sends an error without a request id, then closes once it is written (or after a short
+   * grace period for a peer that does not read).
+   */
+  fail(code: ErrorCode, message: string): void {
+    this.send({ type: "error", code, message });
+    this.close();
+  }
+
+  /** Closes after the queued frames are written, waiting at most `graceMs`. */
+  close(graceMs = 1000): void {
+    if (this.phase === "closed") return;
+    this.phase = "closed";
+    const timer = setTimeout(() => this.#closeTransport(), graceMs);
+    this.outbox.drained().then(() => {
+      clearTimeout(timer);
+      this.#closeTransport();
+    });
+  }
+}

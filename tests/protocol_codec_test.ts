@@ -1,0 +1,323 @@
+import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
+import { decodePayload, encodeMessage } from "../lib/protocol/codec.ts";
+import { ChatError } from "../lib/protocol/errors.ts";
+import { FrameDecoder, HEADER_BYTES } from "../lib/protocol/frame.ts";
+import {
+  checkName,
+  checkNickname,
+  checkPassword,
+  checkText,
+  nicknameKey,
+} from "../lib/protocol/rules.ts";
+import { parseClientMessage, requestIdOf } from "../lib/protocol/validate.ts";
+
+/** A validator for `throws` matching a ChatError with `code`. */
+function chatError(code: string) {
+  return (error: unknown) => error instanceof ChatError && error.code === code;
+}
+
+const utf8 = (text: string) => new TextEncoder().encode(text);
+
+/** `{"a":"` + raw bytes + `"}` */
+function objectWithRawString(raw: number[]): Uint8Array {
+  return new Uint8Array([...utf8('{"a":"'), ...raw, ...utf8('"}')]);
+}
+
+// ---- codec ----
+
+Deno.test("decodePayload decodes a JSON object", () => {
+  deepStrictEqual(decodePayload(utf8('{"type":"ping","id":1}')), { type: "ping", id: 1 });
+  deepStrictEqual(decodePayload(utf8('{"text":"你好 🎉","n":{"x":[1,null]}}')), {
+    text: "你好 🎉",
+    n: { x: [1, null] },
+  });
+  deepStrictEqual(decodePayload(utf8(" {} ")), {});
+});
+
+Deno.test("decodePayload rejects invalid UTF-8 with BAD_FRAME", () => {
+  const invalid: [string, number[]][] = [
+    ["0xff 0xfe", [0xff, 0xfe]],
+    ["lone continuation byte", [0x80]],
+    ["overlong '/' (2 bytes)", [0xc0, 0xaf]],
+    ["overlong '/' (3 bytes)", [0xe0, 0x80, 0xaf]],
+    ["overlong NUL", [0xc0, 0x80]],
+    ["lone high surrogate ED A0 80", [0xed, 0xa0, 0x80]],
+    ["lone low surrogate ED B0 80", [0xed, 0xb0, 0x80]],
+    ["code point above U+10FFFF", [0xf4, 0x90, 0x80, 0x80]],
+    ["truncated sequence", [0xe4, 0xb8]],
+  ];
+  for (const [label, raw] of invalid) {
+    throws(() => decodePayload(objectWithRawString(raw)), chatError("BAD_FRAME"), label);
+  }
+  // A truncated sequence at the very end of the payload.
+  throws(() => decodePayload(new Uint8Array([...utf8("{}"), 0xe4])), chatError("BAD_FRAME"));
+  // The same characters correctly encoded are fine.
+  deepStrictEqual(decodePayload(objectWithRawString([0xe4, 0xb8, 0xad])), { a: "中" });
+});
+
+Deno.test("decodePayload rejects invalid JSON with BAD_FRAME", () => {
+  for (const text of ["", "{", '{"a":', "{'a':1}", '{"a":1} x', "{a:1}", '{"a":1,}', "NaN"]) {
+    throws(() => decodePayload(utf8(text)), chatError("BAD_FRAME"), JSON.stringify(text));
+  }
+});
+
+Deno.test("decodePayload rejects JSON that is not an object with BAD_FRAME", () => {
+  for (const text of ["[]", '[{"type":"ping"}]', "1", "-0.5", "null", '"ping"', "true"]) {
+    throws(() => decodePayload(utf8(text)), chatError("BAD_FRAME"), text);
+  }
+});
+
+Deno.test("encodeMessage round-trips through FrameDecoder and decodePayload", () => {
+  const message = {
+    type: "message",
+    msg: { id: 7, ts: 1, from: "alice", nick: "爱丽丝 👩‍💻", text: "你好，世界 🎉🇨🇭 café" },
+    away: true,
+  };
+  const frame = encodeMessage(message);
+  const json = utf8(JSON.stringify(message));
+  strictEqual(frame.length, HEADER_BYTES + json.length);
+  strictEqual(new DataView(frame.buffer, frame.byteOffset).getUint32(0), json.length);
+
+  const decoder = new FrameDecoder();
+  const frames = decoder.push(frame);
+  strictEqual(frames.length, 1);
+  deepStrictEqual(decodePayload(frames[0]), message);
+
+  // Cut inside a multi-byte character: still one identical message.
+  const cut = HEADER_BYTES + json.indexOf(0xe4) + 1;
+  const split = new FrameDecoder();
+  deepStrictEqual(split.push(frame.subarray(0, cut)), []);
+  const [rejoined] = split.push(frame.subarray(cut));
+  deepStrictEqual(decodePayload(rejoined), message);
+
+  // A lone surrogate is escaped by JSON.stringify and survives.
+  const lone = { text: "x\ud800y" };
+  deepStrictEqual(decodePayload(new FrameDecoder().push(encodeMessage(lone))[0]), lone);
+});
+
+Deno.test("encodeMessage refuses a payload over maxFrame with RangeError", () => {
+  throws(() => encodeMessage({ text: "a".repeat(100) }, 50), RangeError);
+  // Exactly at the limit is fine: '{"t":"' + n + '"}' is n + 8 bytes.
+  strictEqual(encodeMessage({ t: "a".repeat(42) }, 50).length, HEADER_BYTES + 50);
+  throws(() => encodeMessage({ t: "a".repeat(43) }, 50), RangeError);
+  // The limit is in UTF-8 bytes, not characters: 10 × 3 bytes + 8 = 38 > 30.
+  throws(() => encodeMessage({ t: "中".repeat(10) }, 30), RangeError);
+  strictEqual(encodeMessage({ t: "中".repeat(10) }, 38).length, HEADER_BYTES + 38);
+});
+
+// ---- validate ----
+
+Deno.test("parseClientMessage accepts a valid example of every client type", () => {
+  const valid: Record<string, unknown>[] = [
+    { type: "hello", id: 1, protocol: 1, client: "cli/1.0" },
+    { type: "hello", id: 1, protocol: 1 },
+    { type: "register", id: 2, name: "alice", password: "secret123", nickname: "Alice" },
+    { type: "login", id: 3, name: "alice", password: "secret123", since: 10 },
+    { type: "login", id: 3, name: "alice", password: "secret123" },
+    { type: "resume", id: 4, token: "abc", since: 0 },
+    { type: "resume", id: 4, token: "abc" },
+    { type: "logout", id: 5 },
+    { type: "send", id: 6, text: "hi" },
+    { type: "send", id: 6, to: "bob", text: "hi bob" },
+    { type: "ack", upTo: 42 },
+    { type: "users", id: 7 },
+    { type: "count", id: 8 },
+    { type: "nick", id: 9, nickname: "Al" },
+    { type: "top", id: 10, limit: 5 },
+    { type: "top", id: 10 },
+    { type: "history", id: 11, with: "bob", limit: 20, before: 100 },
+    { type: "history", id: 11 },
+    { type: "ping", id: 0 },
+    { type: "pong" },
+  ];
+  for (const message of valid) {
+    deepStrictEqual(parseClientMessage(message), message, JSON.stringify(message));
+  }
+});
+
+Deno.test("parseClientMessage rejects a missing or unknown type with UNKNOWN_TYPE", () => {
+  for (
+    const message of [
+      {},
+      { id: 1 },
+      { type: 5, id: 1 },
+      { type: null, id: 1 },
+      { type: "fly", id: 1 },
+      { type: "PING", id: 1 },
+      { type: "toString", id: 1 },
+      { type: "__proto__", id: 1 },
+      { type: "constructor", id: 1 },
+      { type: "ok", re: 1 },
+    ]
+  ) {
+    throws(
+      () => parseClientMessage(message as Record<string, unknown>),
+      chatError("UNKNOWN_TYPE"),
+      JSON.stringify(message),
+    );
+  }
+});
+
+Deno.test("parseClientMessage rejects wrong or missing fields with BAD_REQUEST", () => {
+  const invalid: Record<string, unknown>[] = [
+    { type: "ping", id: "1" },
+    { type: "ping", id: -1 },
+    { type: "ping", id: 1.5 },
+    { type: "ping", id: 2 ** 53 },
+    { type: "ping", id: true },
+    { type: "ping" },
+    { type: "ping", id: null },
+    { type: "send", id: 1 },
+    { type: "send", id: 1, text: 5 },
+    { type: "send", id: 1, text: "hi", to: 7 },
+    { type: "send", id: 1, text: ["hi"] },
+    { type: "register", id: 1, name: "alice", nickname: "Alice" },
+    { type: "register", id: 1, name: "a".repeat(257), password: "secret123", nickname: "A" },
+    { type: "login", id: 1, name: "alice", password: "secret123", since: -5 },
+    { type: "login", id: 1, name: "alice", password: "secret123", since: "5" },
+    { type: "hello", id: 1 },
+    { type: "hello", id: 1, protocol: 1, client: "c".repeat(101) },
+    { type: "ack" },
+    { type: "ack", upTo: 1.25 },
+    { type: "history", id: 1, limit: -1 },
+    { type: "history", id: 1, with: { name: "bob" } },
+    { type: "top", id: 1, limit: "10" },
+  ];
+  for (const message of invalid) {
+    throws(() => parseClientMessage(message), chatError("BAD_REQUEST"), JSON.stringify(message));
+  }
+});
+
+Deno.test("parseClientMessage returns only the known fields", () => {
+  const input = {
+    type: "send",
+    id: 1,
+    text: "hi",
+    extra: true,
+    admin: 1,
+    __proto__: { polluted: true },
+  };
+  const parsed = parseClientMessage(input);
+  deepStrictEqual(parsed, { type: "send", id: 1, text: "hi" });
+  deepStrictEqual(Object.keys(parsed).sort(), ["id", "text", "type"]);
+  // null for an optional field counts as absent.
+  deepStrictEqual(parseClientMessage({ type: "history", id: 2, with: null, limit: 5 }), {
+    type: "history",
+    id: 2,
+    limit: 5,
+  });
+  deepStrictEqual(parseClientMessage({ type: "pong", id: 9 }), { type: "pong" });
+});
+
+Deno.test("requestIdOf returns only usable ids", () => {
+  strictEqual(requestIdOf({ id: 5 }), 5);
+  strictEqual(requestIdOf({ id: 0, type: "bogus" }), 0);
+  strictEqual(requestIdOf({}), undefined);
+  strictEqual(requestIdOf({ id: "5" }), undefined);
+  strictEqual(requestIdOf({ id: -1 }), undefined);
+  strictEqual(requestIdOf({ id: 1.5 }), undefined);
+  strictEqual(requestIdOf({ id: null }), undefined);
+});
+
+// ---- rules ----
+
+Deno.test("checkName folds case and enforces length and characters", () => {
+  strictEqual(checkName("Alice"), "alice");
+  strictEqual(checkName("ALICE"), "alice");
+  strictEqual(checkName("  bob  "), "bob");
+  strictEqual(checkName("abc"), "abc");
+  strictEqual(checkName("a".repeat(32)), "a".repeat(32));
+  strictEqual(checkName("a.b-c_d9"), "a.b-c_d9");
+  strictEqual(checkName("9lives"), "9lives");
+  for (
+    const name of [
+      "",
+      "ab",
+      "a".repeat(33),
+      "al ice",
+      "alice bob",
+      "_alice",
+      ".alice",
+      "-alice",
+      "alice!",
+      "alice@x",
+      "élise",
+      "аlice", // Cyrillic а
+      "ali\u0000ce",
+    ]
+  ) {
+    throws(() => checkName(name), chatError("INVALID_NAME"), JSON.stringify(name));
+  }
+});
+
+Deno.test("checkPassword enforces length in code points and rejects control characters", () => {
+  strictEqual(checkPassword("12345678"), "12345678");
+  strictEqual(checkPassword("p".repeat(128)), "p".repeat(128));
+  // Returned unchanged, spaces included.
+  strictEqual(checkPassword("  pass word  "), "  pass word  ");
+  throws(() => checkPassword("1234567"), chatError("INVALID_PASSWORD"));
+  throws(() => checkPassword("p".repeat(129)), chatError("INVALID_PASSWORD"));
+  // 4 emoji are 8 UTF-16 units but 4 characters: too short.
+  throws(() => checkPassword("😀".repeat(4)), chatError("INVALID_PASSWORD"));
+  strictEqual(checkPassword("😀".repeat(8)), "😀".repeat(8));
+  // 100 emoji are 200 UTF-16 units but 100 characters: fine.
+  strictEqual(checkPassword("😀".repeat(100)), "😀".repeat(100));
+  throws(() => checkPassword("😀".repeat(129)), chatError("INVALID_PASSWORD"));
+  for (const password of ["password\n", "pass\u0000word", "pass\tword", "pass\u007fword"]) {
+    throws(() => checkPassword(password), chatError("INVALID_PASSWORD"), JSON.stringify(password));
+  }
+});
+
+Deno.test("checkNickname trims, normalises and rejects invisible characters", () => {
+  strictEqual(checkNickname("  Alice  "), "Alice");
+  strictEqual(checkNickname("小明"), "小明");
+  strictEqual(checkNickname("Ann 🎉"), "Ann 🎉");
+  // NFC: e + combining acute becomes é.
+  strictEqual(checkNickname("Rene\u0301"), "Ren\u00e9");
+  strictEqual(checkNickname("x".repeat(32)), "x".repeat(32));
+  // 32 emoji: 64 UTF-16 units but 32 characters.
+  strictEqual(checkNickname("😀".repeat(32)), "😀".repeat(32));
+  // Length counts after trimming.
+  strictEqual(checkNickname(`  ${"x".repeat(32)}  `), "x".repeat(32));
+  for (
+    const nickname of [
+      "",
+      "   ",
+      "x".repeat(33),
+      "😀".repeat(33),
+      "小".repeat(33),
+      "a\u0007b",
+      "a\nb",
+      "evil\u202Etxt.exe",
+      "zero\u200Bwidth",
+      "\u200B",
+      "line\u2028sep",
+      "para\u2029sep",
+      "b\uFEFFom",
+      "c1\u0085",
+    ]
+  ) {
+    throws(() => checkNickname(nickname), chatError("INVALID_NICKNAME"), JSON.stringify(nickname));
+  }
+});
+
+Deno.test("nicknameKey folds case and compatibility forms", () => {
+  strictEqual(nicknameKey("Alice"), "alice");
+  strictEqual(nicknameKey("ALICE"), nicknameKey("alice"));
+  strictEqual(nicknameKey("Ａlice"), nicknameKey("alice"));
+  strictEqual(nicknameKey("ＡＬＩＣＥ"), "alice");
+  strictEqual(nicknameKey("小明"), "小明");
+  strictEqual(nicknameKey("Ren\u00e9"), nicknameKey("RENE\u0301"));
+  strictEqual(nicknameKey("alice") === nicknameKey("alicia"), false);
+});
+
+Deno.test("checkText rejects blank text and enforces the maximum length", () => {
+  strictEqual(checkText("hello", 10), "hello");
+  strictEqual(checkText("  padded  ", 10), "  padded  ");
+  strictEqual(checkText("a".repeat(10), 10), "a".repeat(10));
+  strictEqual(checkText("你好", 10), "你好");
+  throws(() => checkText("a".repeat(11), 10), chatError("INVALID_TEXT"));
+  for (const text of ["", " ", "  \n\t ", "\u3000"]) {
+    throws(() => checkText(text, 10), chatError("INVALID_TEXT"), JSON.stringify(text));
+  }
+});
