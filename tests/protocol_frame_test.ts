@@ -1,6 +1,11 @@
 import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
 import { ChatError } from "../lib/protocol/errors.ts";
-import { DEFAULT_MAX_FRAME, encodeFrame, FrameDecoder, HEADER_BYTES } from "../lib/protocol/frame.ts";
+import {
+  DEFAULT_MAX_FRAME,
+  encodeFrame,
+  FrameDecoder,
+  HEADER_BYTES,
+} from "../lib/protocol/frame.ts";
 
 /** A validator for `throws` matching a ChatError with `code`. */
 function chatError(code: string) {

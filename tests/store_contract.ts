@@ -57,10 +57,10 @@ async function waitFor(check: () => boolean, timeoutMs = 1000): Promise<void> {
   while (!check() && Date.now() < deadline) await delay(5);
 }
 
-/** Collects the feed of a store into one flat list. */
+/** Collects the feed of a store into one list. */
 function collectFeed(store: Store): ChatMessage[] {
   const seen: ChatMessage[] = [];
-  store.onCommitted((messages) => seen.push(...messages));
+  store.onCommitted((message) => seen.push(message));
   return seen;
 }
 
@@ -122,21 +122,29 @@ export function storeContract(name: string, makeBacking: StoreBackingFactory): v
     deepStrictEqual(await store.getUser("alice"), winner);
     // The losers' nicknames were not reserved.
     for (const loser of attempts.filter((u) => u !== winner)) {
-      strictEqual(await store.createUser(user(`x${loser.nickname}`, loser.nickname)), "ok");
+      strictEqual(
+        await store.createUser(user(`x${loser.nickname.toLowerCase()}`, loser.nickname)),
+        "ok",
+      );
     }
   });
 
   test("concurrent createUser of one nickname: exactly one ok", async (backing) => {
     await using store = await backing.open();
-    const attempts = ["Star", "STAR", "star", "Ｓtar", "sTaR"].map((nick, i) => user(`u${i}x`, nick));
+    const attempts = ["Star", "STAR", "star", "Ｓtar", "sTaR"].map((nick, i) =>
+      user(`u${i}x`, nick)
+    );
     const results = await Promise.all(attempts.map((u) => store.createUser(u)));
     strictEqual(results.filter((r) => r === "ok").length, 1, String(results));
     strictEqual(results.filter((r) => r === "nick_taken").length, 4, String(results));
     const users = await store.getUsers(attempts.map((u) => u.name));
-    deepStrictEqual(users, [attempts[results.indexOf("ok")]].map(({ name, nickname }) => ({
-      name,
-      nickname,
-    })));
+    deepStrictEqual(
+      users,
+      [attempts[results.indexOf("ok")]].map(({ name, nickname }) => ({
+        name,
+        nickname,
+      })),
+    );
   });
 
   test("getUsers returns public info of known names only", async (backing) => {
@@ -272,6 +280,25 @@ export function storeContract(name: string, makeBacking: StoreBackingFactory): v
     ];
     await waitFor(() => feed.length >= committed.length);
     deepStrictEqual(feed, committed);
+  });
+
+  test("feed passes the origin tag of append with each message", async (backing) => {
+    await using store = await backing.open();
+    const feed: [ChatMessage, string | undefined][] = [];
+    store.onCommitted((message, origin) => feed.push([message, origin]));
+    await store.route("bob", true);
+    const a = await store.append([group("alice", "1"), direct("alice", "bob", "2")], "session-7");
+    const b = await store.append([group("carol", "3")]);
+    const c = await store.append([direct("bob", "alice", "4")], "node-a:42");
+    await waitFor(() => feed.length >= 4);
+    deepStrictEqual(feed, [
+      [a[0], "session-7"],
+      [a[1], "session-7"],
+      [b[0], undefined],
+      [c[0], "node-a:42"],
+    ]);
+    // The tag is not stored.
+    deepStrictEqual((await store.history({ limit: 10 })).messages, [b[0], a[0]]);
   });
 
   test("300 concurrent appends get unique increasing ids in call order", async (backing) => {
@@ -419,15 +446,19 @@ export function storeContract(name: string, makeBacking: StoreBackingFactory): v
   test("concurrent acknowledgements keep the highest", async (backing) => {
     await using store = await backing.open();
     strictEqual(await store.createUser(user("bob")), "ok");
-    const m = await many(store, Array.from({ length: 6 }, (_, i) => group("alice", `g${i}`)));
+    strictEqual(await store.createUser(user("carol")), "ok");
+    const m = await many(store, Array.from({ length: 12 }, (_, i) => group("alice", `${i}`)));
     for (let round = 0; round < 5; round++) {
+      const [low, high] = [m[2 * round], m[2 * round + 1]];
+      // Each of these acks moves a cursor forward; the higher must win.
       await Promise.all([
-        store.acknowledge(new Map([["bob", m[1].id]])),
-        store.acknowledge(new Map([["bob", m[round].id]])),
-        store.acknowledge(new Map([["bob", m[0].id]])),
+        store.acknowledge(new Map([["bob", low.id], ["carol", low.id]])),
+        store.acknowledge(new Map([["bob", high.id]])),
+        store.acknowledge(new Map([["carol", high.id]])),
       ]);
-      const expected = m.slice(Math.max(1, round) + 1);
-      deepStrictEqual((await store.backlog("bob", { groupLimit: 10 })).group, expected);
+      const expected = { private: [], group: m.slice(2 * round + 2), skipped: 0 };
+      deepStrictEqual(await store.backlog("bob", { groupLimit: 20 }), expected, `round ${round}`);
+      deepStrictEqual(await store.backlog("carol", { groupLimit: 20 }), expected, `round ${round}`);
     }
   });
 
@@ -462,7 +493,7 @@ export function storeContract(name: string, makeBacking: StoreBackingFactory): v
     const all = await many(
       store,
       Array.from(
-        { length: 14 },
+        { length: 13 },
         (_, i) => i % 4 === 3 ? direct("alice", "bob", `p${i}`) : group("alice", `g${i}`),
       ),
     );
@@ -482,7 +513,11 @@ export function storeContract(name: string, makeBacking: StoreBackingFactory): v
       if (!page.more) break;
       before = page.messages.at(-1)!.id;
     }
-    deepStrictEqual(pages, [groupNewest.slice(0, 4), groupNewest.slice(4, 8), groupNewest.slice(8)]);
+    deepStrictEqual(pages, [
+      groupNewest.slice(0, 4),
+      groupNewest.slice(4, 8),
+      groupNewest.slice(8),
+    ]);
 
     // `before` is exclusive.
     deepStrictEqual((await store.history({ limit: 2, before: groupNewest[3].id })).messages, [
@@ -605,7 +640,6 @@ export function storeContract(name: string, makeBacking: StoreBackingFactory): v
     // Retention goes on working after a reopen.
     const more = await many(store, [group("alice", "late g"), direct("alice", "bob", "late p")]);
     const [lateGroup, latePrivate] = more;
-    await store.acknowledge(new Map());
     deepStrictEqual(
       (await store.backlog("bob", { groupLimit: 0 })).private,
       [...p.slice(-(retention.inboxMax - 1)), latePrivate],

@@ -16,7 +16,8 @@ storeContract("redis", () => {
   // Each test gets its own key prefix on the one server.
   const prefix = `test:${crypto.randomUUID()}:`;
   return Promise.resolve({
-    open: (retention) => openRedisStore({ url: redis!.url, nodeId: "test-node", prefix, retention }),
+    open: (retention) =>
+      openRedisStore({ url: redis!.url, nodeId: "test-node", prefix, retention }),
     [Symbol.asyncDispose]: () => Promise.resolve(),
   });
 });

@@ -80,8 +80,11 @@ export class KvStore implements Store {
     (items) => this.#commitAll(items),
     BATCH_MESSAGES * 4,
   );
-  /** Entry counts of capped key ranges (inboxes, conversations), loaded on first use. */
-  readonly #counts = new Map<string, number>();
+  /**
+   * Entry counts of capped key ranges (inboxes, conversations), loaded on first use, with
+   * the newest message id counted, so a message is never counted twice.
+   */
+  readonly #counts = new Map<string, { count: number; last: number }>();
   #trimming: Promise<void> = Promise.resolve();
   #closed = false;
 
@@ -226,43 +229,62 @@ export class KvStore implements Store {
   }
 
   #scheduleTrim(committed: ChatMessage[], gseq: number): void {
-    const ranges: { prefix: Deno.KvKey; max: number; added: number }[] = [];
+    const ranges = new Map<string, { prefix: Deno.KvKey; max: number; ids: number[] }>();
+    const add = (prefix: Deno.KvKey, max: number, id: number) => {
+      const key = JSON.stringify(prefix);
+      const range = ranges.get(key);
+      if (range) range.ids.push(id);
+      else ranges.set(key, { prefix, max, ids: [id] });
+    };
     for (const message of committed) {
       if (message.to === undefined) continue;
-      ranges.push({ prefix: ["i", message.to], max: this.#retention.inboxMax, added: 1 });
-      ranges.push({
-        prefix: ["d", ...pairOf(message.from, message.to)],
-        max: this.#retention.privateMax,
-        added: 1,
-      });
+      add(["i", message.to], this.#retention.inboxMax, message.id);
+      add(["d", ...pairOf(message.from, message.to)], this.#retention.privateMax, message.id);
     }
+    // May overestimate (the oldest group entry is updated by the trims queued before this
+    // one), so the excess is computed again when the trim runs.
     const groupExcess = gseq - this.#oldestGseq + 1 - this.#retention.groupMax;
-    if (ranges.length === 0 && groupExcess <= 0) return;
+    if (ranges.size === 0 && groupExcess <= 0) return;
     this.#trimming = this.#trimming.then(async () => {
-      for (const range of ranges) await this.#trimRange(range.prefix, range.max, range.added);
-      if (groupExcess > 0) await this.#trimGroup(groupExcess);
+      for (const range of ranges.values()) {
+        await this.#trimRange(range.prefix, range.max, range.ids);
+      }
+      const excess = this.#seq.gseq - this.#oldestGseq + 1 - this.#retention.groupMax;
+      if (excess > 0) await this.#trimGroup(excess);
     }).catch(() => {});
   }
 
-  async #count(prefix: Deno.KvKey, added: number): Promise<number> {
+  /** The entries of a capped range, after the messages `ids` were added to it. */
+  async #count(prefix: Deno.KvKey, ids: number[]): Promise<{ count: number; last: number }> {
     const key = JSON.stringify(prefix);
-    let count = this.#counts.get(key);
-    if (count === undefined) {
-      count = 0;
-      for await (const _ of this.#kv.list({ prefix }, { batchSize: 500 })) count++;
+    let counted = this.#counts.get(key);
+    if (counted === undefined) {
+      // The listing sees every message committed so far, `ids` included.
+      counted = { count: 0, last: 0 };
+      for await (const entry of this.#kv.list({ prefix }, { batchSize: 500 })) {
+        counted.count++;
+        counted.last = entry.key[prefix.length] as number;
+      }
       if (this.#counts.size > 100_000) this.#counts.clear();
+      this.#counts.set(key, counted);
     } else {
-      count += added;
+      for (const id of ids) {
+        if (id > counted.last) {
+          counted.count++;
+          counted.last = id;
+        }
+      }
     }
-    this.#counts.set(key, count);
-    return count;
+    return counted;
   }
 
-  async #trimRange(prefix: Deno.KvKey, max: number, added: number): Promise<void> {
-    const count = await this.#count(prefix, added);
-    if (count <= max) return;
-    const removed = await this.#deleteKeys(this.#kv.list({ prefix }, { limit: count - max }));
-    this.#counts.set(JSON.stringify(prefix), count - removed);
+  async #trimRange(prefix: Deno.KvKey, max: number, ids: number[]): Promise<void> {
+    const counted = await this.#count(prefix, ids);
+    if (counted.count <= max) return;
+    const removed = await this.#deleteKeys(
+      this.#kv.list({ prefix }, { limit: counted.count - max }),
+    );
+    counted.count -= removed;
   }
 
   async #trimGroup(excess: number): Promise<void> {
@@ -294,11 +316,14 @@ export class KvStore implements Store {
 
   async backlog(name: string, options: BacklogOptions): Promise<Backlog> {
     const cursor = options.since ?? (await this.#kv.get<number>(["c", name])).value ?? 0;
+    // The newest `inboxMax`: older ones are about to be trimmed.
     const privateMessages: ChatMessage[] = [];
     const inbox = this.#kv.list<ChatMessage>({ prefix: ["i", name] }, {
       limit: this.#retention.inboxMax,
+      reverse: true,
     });
     for await (const entry of inbox) privateMessages.push(entry.value);
+    privateMessages.reverse();
     const range = { start: ["g", cursor + 1], end: ["g", MAX_ID] };
     const newest: GroupEntry[] = [];
     if (options.groupLimit > 0) {
@@ -316,16 +341,17 @@ export class KvStore implements Store {
 
   async acknowledge(acks: ReadonlyMap<string, number>): Promise<void> {
     for (const [name, upTo] of acks) {
-      const cursor = await this.#kv.get<number>(["c", name]);
-      if ((cursor.value ?? 0) < upTo) {
-        await this.#kv.atomic().check(cursor).set(["c", name], upTo).commit();
+      // Retry when a concurrent acknowledgement moved the cursor, until it is at least upTo.
+      for (;;) {
+        const cursor = await this.#kv.get<number>(["c", name]);
+        if ((cursor.value ?? 0) >= upTo) break;
+        if ((await this.#kv.atomic().check(cursor).set(["c", name], upTo).commit()).ok) break;
       }
       const removed = await this.#deleteKeys(
         this.#kv.list({ start: ["i", name, 0], end: ["i", name, upTo + 1] }),
       );
-      const key = JSON.stringify(["i", name]);
-      const count = this.#counts.get(key);
-      if (count !== undefined) this.#counts.set(key, Math.max(0, count - removed));
+      const counted = this.#counts.get(JSON.stringify(["i", name]));
+      if (counted !== undefined) counted.count = Math.max(0, counted.count - removed);
     }
   }
 

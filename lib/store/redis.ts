@@ -317,6 +317,7 @@ export class RedisStore implements Store {
     day: string,
   ): Promise<{ allTime: ActivityCount[]; today: ActivityCount[] }> {
     const read = async (key: string) => {
+      if (limit <= 0) return [];
       const rows = await this.#client.sendCommand<string[]>([
         "ZREVRANGE",
         key,
@@ -324,9 +325,28 @@ export class RedisStore implements Store {
         String(limit - 1),
         "WITHSCORES",
       ]);
-      const out: ActivityCount[] = [];
+      let out: ActivityCount[] = [];
       for (let i = 0; i < rows.length; i += 2) {
         out.push({ name: rows[i], count: Number(rows[i + 1]) });
+      }
+      if (out.length === limit) {
+        // ZREVRANGE orders equal counts by name descending; ties at the cut go to the
+        // first names instead, as in the sort below (and the KV store).
+        const lowest = rows[rows.length - 1];
+        const tied = await this.#client.sendCommand<string[]>([
+          "ZRANGEBYSCORE",
+          key,
+          lowest,
+          lowest,
+          "LIMIT",
+          "0",
+          String(limit),
+        ]);
+        const count = Number(lowest);
+        out = [
+          ...out.filter((entry) => entry.count > count),
+          ...tied.map((name) => ({ name, count })),
+        ].slice(0, limit);
       }
       return out.sort((x, y) => y.count - x.count || (x.name < y.name ? -1 : 1));
     };
