@@ -198,10 +198,20 @@ export class ChatClient {
         case "presence":
           if (event.online) this.#online.set(event.user.name, event.user);
           else this.#online.delete(event.user.name);
-          this.#emit({ kind: "presence", user: event.user, online: event.online, reason: event.reason });
+          this.#emit({
+            kind: "presence",
+            user: event.user,
+            online: event.online,
+            reason: event.reason,
+          });
           break;
         case "backlog":
-          this.#emit({ kind: "backlog", private: event.private, group: event.group, skipped: event.skipped });
+          this.#emit({
+            kind: "backlog",
+            private: event.private,
+            group: event.group,
+            skipped: event.skipped,
+          });
           break;
         case "nick": {
           const known = this.#online.get(event.name);

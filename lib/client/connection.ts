@@ -31,7 +31,10 @@ export interface ConnectOptions {
 }
 
 type RequestType = keyof ResultMap;
-type RequestFields<T extends RequestType> = Omit<Extract<ClientMessage, { type: T }>, "type" | "id">;
+type RequestFields<T extends RequestType> = Omit<
+  Extract<ClientMessage, { type: T }>,
+  "type" | "id"
+>;
 
 /** Receives server events (everything that is not a reply). */
 export type EventListener = (event: ServerEvent | ConnectionError) => void;

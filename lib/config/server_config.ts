@@ -25,7 +25,7 @@ export interface ServerConfig {
   /** This node's id (default `hostname:port`). */
   nodeId: string;
   maxFrame: number;
-  /** Longest message text, in UTF-16 code units. */
+  /** Longest message text, in code points. */
   maxText: number;
   /** Most group messages delivered at login after an absence. */
   backlogLimit: number;
@@ -43,8 +43,22 @@ export interface ServerConfig {
 
 /** The server's options, in `--help` order. */
 export const SERVER_OPTIONS: readonly OptionSpec[] = [
-  { flag: "host", env: "IM_HOST", kind: "string", default: "0.0.0.0", help: "Address to listen on" },
-  { flag: "port", env: "IM_PORT", kind: "int", default: 8889, min: 0, max: 65535, help: "TCP port" },
+  {
+    flag: "host",
+    env: "IM_HOST",
+    kind: "string",
+    default: "0.0.0.0",
+    help: "Address to listen on",
+  },
+  {
+    flag: "port",
+    env: "IM_PORT",
+    kind: "int",
+    default: 8889,
+    min: 0,
+    max: 65535,
+    help: "TCP port",
+  },
   {
     flag: "kv",
     env: "IM_KV_PATH",
@@ -58,7 +72,13 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     kind: "string",
     help: "Use Redis at this URL (redis://host:port) instead of Deno KV",
   },
-  { flag: "redis-prefix", env: "IM_REDIS_PREFIX", kind: "string", default: "im:", help: "Redis key prefix" },
+  {
+    flag: "redis-prefix",
+    env: "IM_REDIS_PREFIX",
+    kind: "string",
+    default: "im:",
+    help: "Redis key prefix",
+  },
   { flag: "node-id", env: "IM_NODE_ID", kind: "string", help: "Node id (default hostname:port)" },
   {
     flag: "max-frame",
@@ -75,8 +95,8 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     kind: "int",
     default: 4000,
     min: 1,
-    max: 100_000,
-    help: "Longest message text, characters",
+    max: 8000,
+    help: "Longest message text, characters (bounded so one message fits a store value)",
   },
   {
     flag: "backlog-limit",

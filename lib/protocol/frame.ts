@@ -58,7 +58,7 @@ export class FrameDecoder {
     this.#maxFrame = maxFrame;
   }
 
-  /** Bytes of an unfinished frame held by the decoder. */
+  /** Bytes of an unfinished frame held by the decoder (header bytes until the header is whole, then body bytes). */
   get pendingBytes(): number {
     return this.#headerFill + this.#bodyFill;
   }

@@ -92,7 +92,7 @@ export function nicknameKey(nickname: string): string {
 }
 
 /**
- * Validates message text: not blank and at most `maxLength` characters.
+ * Validates message text: not blank and at most `maxLength` characters (code points).
  *
  * @throws {ChatError} `INVALID_TEXT`
  */
@@ -100,7 +100,8 @@ export function checkText(text: string, maxLength: number): string {
   if (text.trim().length === 0) {
     throw new ChatError("INVALID_TEXT", "A message cannot be empty");
   }
-  if (text.length > maxLength) {
+  // UTF-16 length bounds the code point count from above: count only when it may exceed.
+  if (text.length > maxLength && [...text].length > maxLength) {
     throw new ChatError("INVALID_TEXT", `A message has at most ${maxLength} characters`);
   }
   return text;

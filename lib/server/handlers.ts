@@ -261,7 +261,10 @@ async function enter(
   ctx.after(async () => {
     let backlog;
     try {
-      backlog = await core.store.backlog(info.name, { since, groupLimit: core.config.backlogLimit });
+      backlog = await core.store.backlog(info.name, {
+        since,
+        groupLimit: core.config.backlogLimit,
+      });
     } catch (error) {
       session.release([]);
       throw error;

@@ -9,12 +9,7 @@
  */
 
 import { encodeMessage } from "../protocol/codec.ts";
-import type {
-  ChatMessage,
-  OfflineReason,
-  ServerMessage,
-  UserInfo,
-} from "../protocol/messages.ts";
+import type { ChatMessage, OfflineReason, ServerMessage, UserInfo } from "../protocol/messages.ts";
 import type { Store } from "../store/store.ts";
 import type { Logger } from "./log.ts";
 import type { Session } from "./session.ts";
@@ -71,7 +66,11 @@ export class Hub {
     session.held = [];
     let entry = this.#users.get(info.name);
     if (!entry) {
-      entry = { info: { ...info }, sessions: new Set(), routed: this.#store.route(info.name, true) };
+      entry = {
+        info: { ...info },
+        sessions: new Set(),
+        routed: this.#store.route(info.name, true),
+      };
       this.#users.set(info.name, entry);
       this.#broadcast({ type: "presence", user: { ...info }, online: true }, info.name);
     }

@@ -39,7 +39,11 @@ export function createLogger(
   const min = RANK[level];
   const emit = (lvl: Exclude<LogLevel, "silent">) => (event: string, fields?: LogFields) => {
     if (RANK[lvl] < min) return;
-    const line: Record<string, unknown> = { time: new Date(now()).toISOString(), level: lvl, event };
+    const line: Record<string, unknown> = {
+      time: new Date(now()).toISOString(),
+      level: lvl,
+      event,
+    };
     if (fields) {
       for (const [key, value] of Object.entries(fields)) {
         if (value !== undefined) line[key] = SECRET_FIELDS.test(key) ? "[redacted]" : value;

@@ -52,7 +52,10 @@ const SHUTDOWN_GRACE_MS = 5000;
  * console.log(server.addr.port);
  * ```
  */
-export async function startServer(config: ServerConfig, deps: ServerDeps = {}): Promise<ChatServer> {
+export async function startServer(
+  config: ServerConfig,
+  deps: ServerDeps = {},
+): Promise<ChatServer> {
   const log = deps.log ?? createLogger(config.logLevel);
   const store = deps.store ?? await openStore(config, log);
   let listener: Deno.Listener<Deno.TcpConn>;
@@ -124,7 +127,12 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
             break reading;
           }
           if (stopping) {
-            reportError(core, session, new ChatError("SHUTTING_DOWN", "Server is shutting down"), undefined);
+            reportError(
+              core,
+              session,
+              new ChatError("SHUTTING_DOWN", "Server is shutting down"),
+              undefined,
+            );
             break reading;
           }
           const { exclusive, done } = dispatch(core, session, value);
@@ -183,7 +191,9 @@ export async function startServer(config: ServerConfig, deps: ServerDeps = {}): 
   const accepting = (async () => {
     try {
       for await (const conn of listener) {
-        const task = serve(conn).catch((error) => log.error("connection_failed", { error: String(error) }));
+        const task = serve(conn).catch((error) =>
+          log.error("connection_failed", { error: String(error) })
+        );
         connections.add(task);
         task.finally(() => connections.delete(task));
       }

@@ -222,7 +222,13 @@ export class KvStore implements Store {
     this.#seq = next;
     this.#seqStamp = result.versionstamp;
     for (let i = 0; i < committed.length; i++) {
-      for (const listener of this.#listeners) listener(committed[i], items[i].origin);
+      for (const listener of this.#listeners) {
+        try {
+          listener(committed[i], items[i].origin);
+        } catch {
+          // A listener's failure must not undo a commit or stop the others.
+        }
+      }
     }
     this.#scheduleTrim(committed, next.gseq);
     return committed;

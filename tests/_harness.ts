@@ -1,0 +1,314 @@
+/**
+ * Test harness: starts real servers (in-process or as a subprocess) on real TCP, and test
+ * clients that record every event so tests can wait for what a user would see.
+ *
+ * @module
+ */
+
+import { parseServerConfig } from "../lib/config/server_config.ts";
+import { ChatConnection, type ConnectionError } from "../lib/client/connection.ts";
+import type { ServerEvent } from "../lib/protocol/messages.ts";
+import { type ChatServer, startServer } from "../lib/server/server.ts";
+import { createLogger, type Logger } from "../lib/server/log.ts";
+
+/** Which store a test server uses. */
+export type Backend = { kind: "kv" } | { kind: "redis"; url: string };
+
+let prefixCounter = 0;
+
+/** Flags selecting the backend; each Redis server gets a fresh key prefix. */
+export function backendArgs(backend: Backend, kvPath = ":memory:"): string[] {
+  return backend.kind === "kv"
+    ? ["--kv", kvPath]
+    : ["--redis", backend.url, "--redis-prefix", `t${Date.now()}x${++prefixCounter}:`];
+}
+
+/** A server started in this process. */
+export interface TestServer extends AsyncDisposable {
+  server: ChatServer;
+  port: number;
+  /** Log lines written (JSON). */
+  logs: string[];
+  /** A greeted connection to this server. */
+  connect(): Promise<TestClient>;
+  /** Registers and logs in a new user; returns the connection. */
+  user(name: string, password?: string): Promise<TestClient>;
+}
+
+/** Starts a server in-process on 127.0.0.1 and a free port. */
+export async function startTestServer(backend: Backend, extra: string[] = []): Promise<TestServer> {
+  const args = ["--host", "127.0.0.1", "--port", "0", ...backendArgs(backend), ...extra];
+  const config = parseServerConfig(args, () => undefined, "test");
+  const logs: string[] = [];
+  const log: Logger = createLogger("debug", (line) => logs.push(line));
+  const server = await startServer(config, { log });
+  const port = server.addr.port;
+  const clients: TestClient[] = [];
+  const connect = async () => {
+    const client = await TestClient.open(port);
+    clients.push(client);
+    return client;
+  };
+  return {
+    server,
+    port,
+    logs,
+    connect,
+    async user(name: string, password = "password1") {
+      const client = await connect();
+      await client.conn.request("register", { name, password, nickname: name.toUpperCase() })
+        .catch((error) => {
+          if (error.code !== "NAME_TAKEN") throw error;
+        });
+      await client.conn.request("login", { name, password });
+      return client;
+    },
+    async [Symbol.asyncDispose]() {
+      for (const client of clients) client.close();
+      await Promise.all(clients.map((c) => c.conn.closed));
+      await server.shutdown();
+    },
+  };
+}
+
+/** A connection that records every server event. */
+export class TestClient {
+  readonly conn: ChatConnection;
+  readonly events: (ServerEvent | ConnectionError)[] = [];
+  #waiters: (() => void)[] = [];
+
+  private constructor(conn: ChatConnection) {
+    this.conn = conn;
+    conn.on((event) => {
+      this.events.push(event);
+      for (const wake of this.#waiters.splice(0)) wake();
+    });
+    conn.closed.then(() => {
+      for (const wake of this.#waiters.splice(0)) wake();
+    });
+  }
+
+  /** Connects and says hello. */
+  static async open(port: number, host = "127.0.0.1"): Promise<TestClient> {
+    return new TestClient(await ChatConnection.open({ host, port, clientName: "test" }));
+  }
+
+  /** Chat messages received so far. */
+  messages(): Extract<ServerEvent, { type: "message" }>[] {
+    return this.events.filter((e) => e.type === "message") as Extract<
+      ServerEvent,
+      { type: "message" }
+    >[];
+  }
+
+  /** Waits until `predicate` holds over the events, or fails after `ms`. */
+  async waitFor(
+    predicate: (events: readonly (ServerEvent | ConnectionError)[]) => boolean,
+    what: string,
+    ms = 5000,
+  ): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!predicate(this.events)) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(`Timed out waiting for ${what}; got ${JSON.stringify(this.events)}`);
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#waiters.push(resolve);
+        timer = setTimeout(resolve, left);
+      });
+      clearTimeout(timer);
+    }
+  }
+
+  /** Waits for an event of `type` matching `match`; returns it. */
+  async next<T extends (ServerEvent | ConnectionError)["type"]>(
+    type: T,
+    match: (event: Extract<ServerEvent | ConnectionError, { type: T }>) => boolean = () => true,
+    ms = 5000,
+  ): Promise<Extract<ServerEvent | ConnectionError, { type: T }>> {
+    let found: Extract<ServerEvent | ConnectionError, { type: T }> | undefined;
+    await this.waitFor(
+      (events) => {
+        found = events.find((e) => e.type === type && match(e as never)) as typeof found;
+        return found !== undefined;
+      },
+      `a ${type} event`,
+      ms,
+    );
+    return found!;
+  }
+
+  /** Acknowledges everything received so far. */
+  ackAll(): void {
+    const ids = this.messages().map((m) => m.msg.id);
+    if (ids.length > 0) this.conn.notify({ type: "ack", upTo: Math.max(...ids) });
+  }
+
+  close(): void {
+    this.conn.close();
+  }
+}
+
+/** Resolves after `ms`. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A server running as its own process (`server.ts`), for restart and signal tests. */
+export interface ServerProcess extends AsyncDisposable {
+  port: number;
+  process: Deno.ChildProcess;
+  /** Log lines so far. */
+  lines: string[];
+  /** Sends a signal and waits for the exit status. */
+  stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+}
+
+/** Runs `server.ts` with `args` and waits until it listens. */
+export async function spawnServer(args: string[]): Promise<ServerProcess> {
+  const process = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-sys",
+      new URL("../server.ts", import.meta.url).pathname,
+      "--host",
+      "127.0.0.1",
+      ...args,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const lines: string[] = [];
+  const listening = Promise.withResolvers<number>();
+  const reading = (async () => {
+    let rest = "";
+    for await (const chunk of process.stderr.pipeThrough(new TextDecoderStream())) {
+      rest += chunk;
+      const parts = rest.split("\n");
+      rest = parts.pop()!;
+      for (const line of parts) {
+        lines.push(line);
+        try {
+          const entry = JSON.parse(line);
+          if (entry.event === "listening") listening.resolve(entry.port);
+        } catch {
+          // not a log line
+        }
+      }
+    }
+    listening.reject(new Error(`server exited before listening:\n${lines.join("\n")}`));
+  })();
+  let status: Promise<Deno.CommandStatus> | null = null;
+  const stop = (signal: Deno.Signal = "SIGTERM") => {
+    if (!status) {
+      try {
+        process.kill(signal);
+      } catch {
+        // already gone
+      }
+      status = Promise.all([process.status, reading]).then(([s]) => s);
+    }
+    return status;
+  };
+  let port: number;
+  try {
+    port = await listening.promise;
+  } catch (error) {
+    await stop("SIGKILL");
+    throw error;
+  }
+  return {
+    port,
+    process,
+    lines,
+    stop,
+    [Symbol.asyncDispose]: async () => void await stop("SIGKILL"),
+  };
+}
+
+/** One test case run against each backend. */
+export type Case = [name: string, run: (backend: Backend) => Promise<void>];
+
+/**
+ * Registers `title (Deno KV)` and `title (Redis)` tests that run every case as a step; the
+ * Redis one starts its own redis-server and stops it.
+ */
+export function backendSuites(
+  title: string,
+  cases: Case[],
+  startRedis: () => Promise<{ url: string } & AsyncDisposable>,
+): void {
+  Deno.test(`${title} (Deno KV)`, async (t) => {
+    for (const [name, run] of cases) await t.step(name, () => run({ kind: "kv" }));
+  });
+  Deno.test(`${title} (Redis)`, async (t) => {
+    await using redis = await startRedis();
+    for (const [name, run] of cases) {
+      await t.step(name, () => run({ kind: "redis", url: redis.url }));
+    }
+  });
+}
+
+/** Opens a raw TCP connection (no hello) for tests of what the server accepts. */
+export async function rawConnect(port: number): Promise<RawConn> {
+  return new RawConn(await Deno.connect({ hostname: "127.0.0.1", port }));
+}
+
+/** A bare connection that sends bytes and reads decoded frames. */
+export class RawConn {
+  readonly conn: Deno.TcpConn;
+  #buffer = new Uint8Array(0);
+
+  constructor(conn: Deno.TcpConn) {
+    this.conn = conn;
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < bytes.length) offset += await this.conn.write(bytes.subarray(offset));
+  }
+
+  /** Reads the next frame as JSON, or null when the server closed the connection. */
+  async read(ms = 5000): Promise<Record<string, unknown> | null> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      if (this.#buffer.length >= 4) {
+        const length = new DataView(this.#buffer.buffer, this.#buffer.byteOffset).getUint32(0);
+        if (this.#buffer.length >= 4 + length) {
+          const payload = this.#buffer.slice(4, 4 + length);
+          this.#buffer = this.#buffer.slice(4 + length);
+          return JSON.parse(new TextDecoder().decode(payload));
+        }
+      }
+      const chunk = new Uint8Array(65536);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const n = await Promise.race([
+        this.conn.read(chunk),
+        new Promise<"timeout">((resolve) =>
+          timer = setTimeout(() => resolve("timeout"), deadline - Date.now())
+        ),
+      ]).catch(() => null).finally(() => clearTimeout(timer));
+      if (n === "timeout") throw new Error("Timed out reading a frame");
+      if (n === null) return null;
+      const next = new Uint8Array(this.#buffer.length + n);
+      next.set(this.#buffer);
+      next.set(chunk.subarray(0, n), this.#buffer.length);
+      this.#buffer = next;
+    }
+  }
+
+  close(): void {
+    try {
+      this.conn.close();
+    } catch {
+      // already closed
+    }
+  }
+}
