@@ -272,7 +272,7 @@ export function storeContract(name: string, makeBacking: StoreBackingFactory): v
   test("feed carries committed messages in id order", async (backing) => {
     await using store = await backing.open();
     const feed = collectFeed(store);
-    await store.route("bob", true);
+    await store.join({ name: "bob", nickname: "Bob" });
     const committed = [
       ...await store.append([group("alice", "g1")]),
       ...await store.append([direct("alice", "bob", "to bob"), group("carol", "g2")]),
@@ -286,7 +286,7 @@ export function storeContract(name: string, makeBacking: StoreBackingFactory): v
     await using store = await backing.open();
     const feed: [ChatMessage, string | undefined][] = [];
     store.onCommitted((message, origin) => feed.push([message, origin]));
-    await store.route("bob", true);
+    await store.join({ name: "bob", nickname: "Bob" });
     const a = await store.append([group("alice", "1"), direct("alice", "bob", "2")], "session-7");
     const b = await store.append([group("carol", "3")]);
     const c = await store.append([direct("bob", "alice", "4")], "node-a:42");
@@ -304,7 +304,7 @@ export function storeContract(name: string, makeBacking: StoreBackingFactory): v
   test("300 concurrent appends get unique increasing ids in call order", async (backing) => {
     await using store = await backing.open();
     const feed = collectFeed(store);
-    await store.route("bob", true);
+    await store.join({ name: "bob", nickname: "Bob" });
     const input = Array.from(
       { length: 300 },
       (_, i) => i % 3 === 0 ? direct("alice", "bob", `m${i}`) : group(`u${i % 7}`, `m${i}`),

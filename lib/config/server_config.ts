@@ -24,6 +24,8 @@ export interface ServerConfig {
   redisPrefix: string;
   /** This node's id (default `hostname:port`). */
   nodeId: string;
+  /** Redis mode: a node silent for this long is taken for dead, ms. */
+  nodeTtlMs: number;
   maxFrame: number;
   /** Longest message text, in code points. */
   maxText: number;
@@ -80,6 +82,15 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     help: "Redis key prefix",
   },
   { flag: "node-id", env: "IM_NODE_ID", kind: "string", help: "Node id (default hostname:port)" },
+  {
+    flag: "node-ttl",
+    env: "IM_NODE_TTL",
+    kind: "int",
+    default: 10,
+    min: 2,
+    max: 3600,
+    help: "Redis mode: seconds after which a silent node's users are shown offline",
+  },
   {
     flag: "max-frame",
     env: "IM_MAX_FRAME",
@@ -206,6 +217,7 @@ export function parseServerConfig(
     redisUrl,
     redisPrefix: o["redis-prefix"] as string,
     nodeId,
+    nodeTtlMs: (o["node-ttl"] as number) * 1000,
     maxFrame: o["max-frame"] as number,
     maxText: o["max-text"] as number,
     backlogLimit: o["backlog-limit"] as number,

@@ -85,6 +85,8 @@ export function reportError(
   let chatError: ChatError;
   if (error instanceof ChatError) {
     chatError = error;
+  } else if (!core.store.available) {
+    chatError = new ChatError("UNAVAILABLE", "The message store is unreachable; try again shortly");
   } else {
     core.log.error("internal_error", {
       user: session.user?.name,

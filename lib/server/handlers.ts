@@ -174,15 +174,15 @@ export const HANDLERS: Table = {
 
   users: {
     access: "user",
-    run({ core }): ResultMap["users"] {
-      return { users: core.hub.online() };
+    async run({ core }): Promise<ResultMap["users"]> {
+      return { users: await core.hub.online() };
     },
   },
 
   count: {
     access: "user",
-    run({ core }): ResultMap["count"] {
-      return core.hub.counts();
+    async run({ core }): Promise<ResultMap["count"]> {
+      return await core.hub.counts();
     },
   },
 
@@ -193,13 +193,13 @@ export const HANDLERS: Table = {
       const nickname = checkNickname(message.nickname);
       const user = session.user!;
       const old = user.nickname;
-      const result = await core.store.setNickname(user.name, nickname);
+      const result = await core.store.setNickname(user.name, nickname, session.key);
       if (result === "nick_taken") {
         throw new ChatError("NICK_TAKEN", `The nickname "${nickname}" is already taken`);
       }
       if (result === "unknown_user") throw new ChatError("INTERNAL", "Account not found");
-      core.hub.renamed(user.name, old, nickname, session);
-      core.log.info("nick", { user: user.name });
+      user.nickname = nickname;
+      core.log.info("nick", { user: user.name, old, nickname });
       return { user: { name: user.name, nickname } };
     },
   },
@@ -286,14 +286,14 @@ async function enter(
     user: info,
     token,
     tokenExpiresAt: core.now() + core.config.tokenTtlMs,
-    online: core.hub.online(),
+    online: await core.hub.online(),
   };
 }
 
 /** Casefolds `raw` and checks the account exists. */
 async function existingUser(core: Core, raw: string): Promise<string> {
   const name = foldName(raw);
-  if (core.knownUsers.has(name) || core.hub.isOnline(name)) return name;
+  if (core.knownUsers.has(name) || core.hub.isLocal(name)) return name;
   if (await core.store.getUser(name) === null) {
     throw new ChatError("UNKNOWN_USER", `There is no user named "${raw.slice(0, 40)}"`);
   }

@@ -1,6 +1,7 @@
 /**
- * The node's registry of live sessions: who is online here, presence events, live fan-out
- * of committed messages, and the batching of acknowledgements to the store.
+ * The node's registry of live sessions: who is logged in here, live fan-out of committed
+ * messages, cluster events (presence, nickname changes) passed to local sessions, and the
+ * batching of acknowledgements to the store.
  *
  * Fan-out encodes each message once and pushes the same bytes to every recipient's outbox;
  * it never awaits, so a slow peer cannot slow the others.
@@ -10,15 +11,14 @@
 
 import { encodeMessage } from "../protocol/codec.ts";
 import type { ChatMessage, OfflineReason, ServerMessage, UserInfo } from "../protocol/messages.ts";
-import type { Store } from "../store/store.ts";
+import type { ClusterEvent, OnlineCounts, Store } from "../store/store.ts";
 import type { Logger } from "./log.ts";
 import type { Session } from "./session.ts";
 
-interface OnlineUser {
-  info: UserInfo;
+interface LocalUser {
   sessions: Set<Session>;
-  /** Settles when the store routes this user's messages to this node. */
-  routed: Promise<void>;
+  /** Settles when the store has registered the user on this node. */
+  joined: Promise<void>;
 }
 
 /** Live sessions of one node. */
@@ -30,7 +30,7 @@ export class Hub {
   readonly connections = new Set<Session>();
   /** Logged-in sessions. */
   readonly #live = new Set<Session>();
-  readonly #users = new Map<string, OnlineUser>();
+  readonly #users = new Map<string, LocalUser>();
   #acks = new Map<string, number>();
 
   constructor(store: Store, log: Logger, maxFrame: number) {
@@ -38,27 +38,33 @@ export class Hub {
     this.#log = log;
     this.#maxFrame = maxFrame;
     store.onCommitted((message, origin) => this.#fanOut(message, origin));
+    store.onEvent((event, origin) => this.#onClusterEvent(event, origin));
   }
 
-  /** Users online on this node. */
-  online(): UserInfo[] {
-    return [...this.#users.values()].map((u) => ({ ...u.info }));
+  /** Users online on any node. */
+  online(): Promise<UserInfo[]> {
+    return this.#store.online();
   }
 
-  /** Online users and logged-in sessions on this node. */
-  counts(): { users: number; sessions: number } {
-    return { users: this.#users.size, sessions: this.#live.size };
+  /** Online users and sessions on all nodes. */
+  counts(): Promise<OnlineCounts> {
+    return this.#store.counts();
   }
 
-  /** Whether `name` has a session here. */
-  isOnline(name: string): boolean {
+  /** Logged-in sessions on this node. */
+  get localSessions(): number {
+    return this.#live.size;
+  }
+
+  /** Whether `name` has a session on this node. */
+  isLocal(name: string): boolean {
     return this.#users.has(name);
   }
 
   /**
    * Makes a session live for `info`. Messages for it are held (see {@linkcode Session.held})
-   * until the caller releases them after the backlog. Announces the user when this is their
-   * first session.
+   * until the caller releases them after the backlog. The store announces the user when no
+   * node held them before.
    */
   async attach(session: Session, info: UserInfo): Promise<void> {
     session.user = info;
@@ -66,47 +72,37 @@ export class Hub {
     session.held = [];
     let entry = this.#users.get(info.name);
     if (!entry) {
-      entry = {
-        info: { ...info },
-        sessions: new Set(),
-        routed: this.#store.route(info.name, true),
-      };
+      entry = { sessions: new Set(), joined: this.#store.join({ ...info }) };
       this.#users.set(info.name, entry);
-      this.#broadcast({ type: "presence", user: { ...info }, online: true }, info.name);
     }
     entry.sessions.add(session);
     this.#live.add(session);
-    await entry.routed;
+    this.#reportSessions();
+    try {
+      await entry.joined;
+    } catch (error) {
+      // The store re-registers held users when it reconnects; the session works meanwhile.
+      this.#log.warn("join_failed", { user: info.name, error: String(error) });
+    }
   }
 
   /**
-   * Removes a logged-in session. When it was the user's last, announces them offline and
-   * writes their pending acknowledgement.
+   * Removes a logged-in session. When it was the user's last here, writes their pending
+   * acknowledgement and tells the store, which announces them offline if no node holds them.
    */
   async detach(session: Session, reason: OfflineReason): Promise<void> {
     const info = session.user;
     if (!info || !this.#live.delete(session)) return;
     session.user = null;
     session.held = null;
+    this.#reportSessions();
     const entry = this.#users.get(info.name);
     if (!entry) return;
     entry.sessions.delete(session);
     if (entry.sessions.size > 0) return;
     this.#users.delete(info.name);
-    this.#broadcast({ type: "presence", user: entry.info, online: false, reason }, info.name);
     await this.flushAcks();
-    if (!this.#users.has(info.name)) await this.#store.route(info.name, false);
-  }
-
-  /** Records a nickname change on every session of the user and tells everyone else. */
-  renamed(name: string, old: string, nickname: string, origin: Session): void {
-    const entry = this.#users.get(name);
-    if (entry) {
-      entry.info.nickname = nickname;
-      for (const session of entry.sessions) if (session.user) session.user.nickname = nickname;
-    }
-    const frame = encodeMessage({ type: "nick", name, old, nickname }, this.#maxFrame);
-    for (const session of this.#live) if (session !== origin) session.outbox.push(frame);
+    if (!this.#users.has(info.name)) await this.#store.leave(info.name, reason);
   }
 
   /** Notes that `name` acknowledged messages up to `upTo`; written by {@linkcode flushAcks}. */
@@ -127,16 +123,33 @@ export class Hub {
     }
   }
 
-  /** Sends one event to every live session. */
+  /** Sends one event to every open connection. */
   broadcastAll(message: ServerMessage): void {
-    this.#broadcast(message, undefined);
+    const frame = encodeMessage(message, this.#maxFrame);
+    for (const session of this.connections) session.outbox.push(frame);
   }
 
-  /** Encodes once; pushes to every live session not of user `except`. */
-  #broadcast(message: ServerMessage, except: string | undefined): void {
-    const frame = encodeMessage(message, this.#maxFrame);
+  #reportSessions(): void {
+    this.#store.setSessions(this.#live.size).catch(() => {});
+  }
+
+  #onClusterEvent(event: ClusterEvent, origin: string | undefined): void {
+    const frame = encodeMessage(event, this.#maxFrame);
+    if (event.type === "presence") {
+      // A user's own sessions are not told that they came or went.
+      for (const session of this.#live) {
+        if (session.user?.name !== event.user.name) session.outbox.push(frame);
+      }
+      return;
+    }
+    const entry = this.#users.get(event.name);
+    if (entry) {
+      for (const session of entry.sessions) {
+        if (session.user) session.user.nickname = event.nickname;
+      }
+    }
     for (const session of this.#live) {
-      if (session.user?.name !== except) session.outbox.push(frame);
+      if (session.key !== origin) session.outbox.push(frame);
     }
   }
 

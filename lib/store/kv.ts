@@ -6,19 +6,22 @@
  * @module
  */
 
-import type { ChatMessage, UserInfo } from "../protocol/messages.ts";
+import type { ChatMessage, OfflineReason, UserInfo } from "../protocol/messages.ts";
 import { nicknameKey } from "../protocol/rules.ts";
 import { Batcher } from "./batcher.ts";
+import { LocalPresence } from "./local_presence.ts";
 import {
   type ActivityCount,
   type Backlog,
   type BacklogOptions,
+  type ClusterListener,
   type CreateUserResult,
   DEFAULT_RETENTION,
   type FeedListener,
   type HistoryPage,
   type HistoryQuery,
   type NewMessage,
+  type OnlineCounts,
   pairOf,
   type Retention,
   type SetNicknameResult,
@@ -70,12 +73,14 @@ export async function openKvStore(
 /** {@linkcode Store} on Deno KV. Create it with {@linkcode openKvStore}. */
 export class KvStore implements Store {
   readonly backend = "kv" as const;
+  readonly available = true;
   readonly #kv: Deno.Kv;
   readonly #retention: Retention;
   #seq: Sequence;
   #seqStamp: string | null;
   #oldestGseq: number;
   #listeners: FeedListener[] = [];
+  readonly #presence = new LocalPresence();
   readonly #batcher = new Batcher<Appending, ChatMessage>(
     (items) => this.#commitAll(items),
     BATCH_MESSAGES * 4,
@@ -136,7 +141,7 @@ export class KvStore implements Store {
     return out;
   }
 
-  async setNickname(name: string, nickname: string): Promise<SetNicknameResult> {
+  async setNickname(name: string, nickname: string, origin?: string): Promise<SetNicknameResult> {
     const newKey = ["n", nicknameKey(nickname)];
     for (;;) {
       const user = await this.#kv.get<UserRecord>(["u", name]);
@@ -149,7 +154,10 @@ export class KvStore implements Store {
         if (owner.value !== null && owner.value !== name) return "nick_taken";
         op.check(owner).delete(oldKey).set(newKey, name);
       }
-      if ((await op.commit()).ok) return "ok";
+      if ((await op.commit()).ok) {
+        this.#presence.renamed(name, user.value.nickname, nickname, origin);
+        return "ok";
+      }
     }
   }
 
@@ -178,8 +186,31 @@ export class KvStore implements Store {
     this.#listeners.push(listener);
   }
 
-  route(_name: string, _here: boolean): Promise<void> {
+  join(user: UserInfo): Promise<void> {
+    this.#presence.join(user);
     return Promise.resolve();
+  }
+
+  leave(name: string, reason: OfflineReason): Promise<void> {
+    this.#presence.leave(name, reason);
+    return Promise.resolve();
+  }
+
+  onEvent(listener: ClusterListener): void {
+    this.#presence.onEvent(listener);
+  }
+
+  online(): Promise<UserInfo[]> {
+    return Promise.resolve(this.#presence.online());
+  }
+
+  setSessions(count: number): Promise<void> {
+    this.#presence.setSessions(count);
+    return Promise.resolve();
+  }
+
+  counts(): Promise<OnlineCounts> {
+    return Promise.resolve(this.#presence.counts());
   }
 
   async #commitAll(items: Appending[]): Promise<ChatMessage[]> {

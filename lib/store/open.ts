@@ -25,6 +25,7 @@ export async function openStore(config: ServerConfig, log: Logger): Promise<Stor
       nodeId: config.nodeId,
       prefix: config.redisPrefix,
       retention: config.retention,
+      nodeTtlMs: config.nodeTtlMs,
       onStatus: (event, detail) =>
         event === "redis_down" ? log.warn(event, { detail }) : log.info(event, { detail }),
     });

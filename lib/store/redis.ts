@@ -7,20 +7,23 @@
  */
 
 import { createClient } from "redis";
-import type { ChatMessage, UserInfo } from "../protocol/messages.ts";
+import type { ChatMessage, OfflineReason, UserInfo } from "../protocol/messages.ts";
 import { nicknameKey } from "../protocol/rules.ts";
 import { Batcher } from "./batcher.ts";
-import { ACKNOWLEDGE, APPEND, REGISTER, SET_NICKNAME } from "./redis_scripts.ts";
+import { ACKNOWLEDGE, APPEND, JOIN, LEAVE, REAP, REGISTER, SET_NICKNAME } from "./redis_scripts.ts";
 import {
   type ActivityCount,
   type Backlog,
   type BacklogOptions,
+  type ClusterEvent,
+  type ClusterListener,
   type CreateUserResult,
   DEFAULT_RETENTION,
   type FeedListener,
   type HistoryPage,
   type HistoryQuery,
   type NewMessage,
+  type OnlineCounts,
   pairOf,
   type Retention,
   type SetNicknameResult,
@@ -40,16 +43,25 @@ interface Appending {
 export interface RedisStoreOptions {
   /** `redis://host:port` (or `rediss://` for TLS). */
   url: string;
-  /** This node's id: names its feed channel. */
+  /** This node's id: names its feed channel and its heartbeat key. */
   nodeId: string;
   /** Prefix of every key and channel. */
   prefix?: string;
   retention?: Retention;
-  /** Called with a line for the log when the connection drops or comes back. */
-  onStatus?: (event: "redis_down" | "redis_up", detail: string) => void;
+  /**
+   * A node whose heartbeat is older than this is taken for dead and its users are shown
+   * offline, ms. Heartbeats are sent every third of it.
+   */
+  nodeTtlMs?: number;
+  /** Called with a line for the log when something notable happens to the connection. */
+  onStatus?: (event: RedisStatus, detail: string) => void;
 }
 
+/** Connection events worth a log line. */
+export type RedisStatus = "redis_down" | "redis_up" | "node_reaped" | "feed_recovered";
+
 const BATCH = 256;
+const DEFAULT_NODE_TTL = 10_000;
 
 /**
  * Connects to Redis and opens the store. Rejects when Redis cannot be reached.
@@ -62,26 +74,35 @@ const BATCH = 256;
 export async function openRedisStore(options: RedisStoreOptions): Promise<RedisStore> {
   const onStatus = options.onStatus ?? (() => {});
   const connect = async (role: string): Promise<Client> => {
-    let ready = false;
+    let connected = false;
+    let down = false;
     const client = createClient({
       url: options.url,
       RESP: 2,
+      // Fail fast while disconnected: a request gets UNAVAILABLE instead of hanging.
+      disableOfflineQueue: true,
       socket: {
         connectTimeout: 5000,
         reconnectStrategy: (retries: number, cause: Error) => {
-          if (!ready) return cause;
+          if (!connected) return cause;
           return Math.min(100 * 2 ** Math.min(retries, 5), 2000);
         },
       },
     });
     client.on("error", (error: Error) => {
-      if (ready) onStatus("redis_down", `${role}: ${error.message}`);
+      if (connected && !down) {
+        down = true;
+        onStatus("redis_down", `${role}: ${error.message}`);
+      }
     });
     client.on("ready", () => {
-      if (ready) onStatus("redis_up", role);
+      if (connected && down) {
+        down = false;
+        onStatus("redis_up", role);
+      }
     });
     await client.connect();
-    ready = true;
+    connected = true;
     return client as Client;
   };
   const commands = await connect("commands");
@@ -111,9 +132,20 @@ export class RedisStore implements Store {
   readonly #prefix: string;
   readonly #nodeId: string;
   readonly #retention: Retention;
+  readonly #nodeTtlMs: number;
+  readonly #onStatus: (event: RedisStatus, detail: string) => void;
   readonly #listeners: FeedListener[] = [];
+  readonly #eventListeners: ClusterListener[] = [];
   readonly #shas = new Map<string, string>();
   readonly #batcher = new Batcher<Appending, ChatMessage>((items) => this.#commit(items), BATCH);
+  /** Users this node holds, with their nickname (re-registered after an outage). */
+  readonly #joined = new Map<string, string>();
+  #sessions = 0;
+  /** Highest message id passed to feed listeners; the feed resumes after it. */
+  #lastFeedId = 0;
+  /** Feed messages that arrive while the feed catches up after an outage. */
+  #feedHeld: { message: ChatMessage; origin: string | undefined }[] | null = null;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
   constructor(client: Client, subscriber: Client, options: RedisStoreOptions) {
@@ -122,21 +154,166 @@ export class RedisStore implements Store {
     this.#prefix = options.prefix ?? "im:";
     this.#nodeId = options.nodeId;
     this.#retention = options.retention ?? DEFAULT_RETENTION;
+    this.#nodeTtlMs = options.nodeTtlMs ?? DEFAULT_NODE_TTL;
+    this.#onStatus = options.onStatus ?? (() => {});
   }
 
-  /** Subscribes to this node's feed channels. */
+  /** Whether Redis is reachable now. */
+  get available(): boolean {
+    return this.#client.isReady;
+  }
+
+  /**
+   * Clears what an earlier run of this node left behind, registers the node, subscribes to
+   * its channels and starts the heartbeat.
+   */
   async start(): Promise<void> {
-    const onMessage = (payload: string) => {
-      // The payload is the origin tag, a newline, and the message JSON.
-      const newline = payload.indexOf("\n");
-      const origin = newline > 0 ? payload.slice(0, newline) : undefined;
-      const message = JSON.parse(payload.slice(newline + 1)) as ChatMessage;
-      for (const listener of this.#listeners) listener(message, origin);
-    };
+    await this.#script(REAP, [this.#nodeId]);
+    this.#lastFeedId = Number(
+      await this.#client.sendCommand<string | null>(["GET", this.#key("seq")]) ?? 0,
+    );
     await this.#subscriber.subscribe(
       [`${this.#prefix}feed:group`, `${this.#prefix}feed:node:${this.#nodeId}`],
-      onMessage,
+      (payload) => this.#onFeed(payload),
     );
+    await this.#subscriber.subscribe(
+      `${this.#prefix}feed:events`,
+      (payload) => this.#onEvent(payload),
+    );
+    await this.#beat();
+    this.#heartbeat = setInterval(() => this.#beat().catch(() => {}), this.#nodeTtlMs / 3);
+    this.#client.on("ready", () => this.#rejoin().catch(() => {}));
+    this.#subscriber.on("ready", () => this.#recoverFeed().catch(() => {}));
+  }
+
+  /** Refreshes this node's heartbeat and removes nodes whose heartbeat expired. */
+  async #beat(): Promise<void> {
+    if (this.#closed) return;
+    const [, , nodes] = await this.#client.multi()
+      .addCommand([
+        "SET",
+        this.#key("node", this.#nodeId),
+        String(Date.now()),
+        "PX",
+        String(this.#nodeTtlMs),
+      ])
+      .addCommand(["SADD", this.#key("nodes"), this.#nodeId])
+      .addCommand(["SMEMBERS", this.#key("nodes")])
+      .exec() as unknown as [unknown, unknown, string[]];
+    for (const node of nodes) {
+      if (node === this.#nodeId) continue;
+      const alive = await this.#client.sendCommand<number>(["EXISTS", this.#key("node", node)]);
+      if (alive) continue;
+      const users = await this.#script<number>(REAP, [node]);
+      this.#onStatus("node_reaped", `${node} (${users} users)`);
+    }
+  }
+
+  /** After a reconnect: the node and its users may have been reaped meanwhile. */
+  async #rejoin(): Promise<void> {
+    if (this.#closed) return;
+    await this.#beat();
+    for (const [name, nickname] of this.#joined) await this.join({ name, nickname });
+    await this.setSessions(this.#sessions);
+  }
+
+  #onFeed(payload: string): void {
+    // The payload is the origin tag, a newline, and the message JSON.
+    const newline = payload.indexOf("\n");
+    const origin = newline > 0 ? payload.slice(0, newline) : undefined;
+    const message = JSON.parse(payload.slice(newline + 1)) as ChatMessage;
+    if (this.#feedHeld) this.#feedHeld.push({ message, origin });
+    else this.#emit(message, origin);
+  }
+
+  #emit(message: ChatMessage, origin: string | undefined): void {
+    if (message.id <= this.#lastFeedId) return;
+    this.#lastFeedId = message.id;
+    for (const listener of this.#listeners) {
+      try {
+        listener(message, origin);
+      } catch {
+        // one listener's failure must not stop the others
+      }
+    }
+  }
+
+  /**
+   * After the subscriber reconnects: what was published meanwhile was not received. Reads
+   * it back from the group log and the inboxes of the users held here, and passes it on in
+   * id order before the messages that arrived since.
+   */
+  async #recoverFeed(): Promise<void> {
+    if (this.#closed || this.#feedHeld) return;
+    this.#feedHeld = [];
+    try {
+      const after = `(${this.#lastFeedId}`;
+      const keys = [
+        this.#key("group"),
+        ...[...this.#joined.keys()].map((n) => this.#key("inbox", n)),
+      ];
+      const rows = await Promise.all(
+        keys.map((key) =>
+          this.#client.sendCommand<string[]>(["ZRANGEBYSCORE", key, after, "+inf"])
+        ),
+      );
+      const missed = rows.flat().map(parse).sort((a, b) => a.id - b.id);
+      for (const message of missed) this.#emit(message, undefined);
+      this.#onStatus("feed_recovered", `${missed.length} messages`);
+    } finally {
+      const held = this.#feedHeld ?? [];
+      this.#feedHeld = null;
+      held.sort((a, b) => a.message.id - b.message.id);
+      for (const { message, origin } of held) this.#emit(message, origin);
+    }
+  }
+
+  #onEvent(payload: string): void {
+    const newline = payload.indexOf("\n");
+    const origin = newline > 0 ? payload.slice(0, newline) : undefined;
+    const event = JSON.parse(payload.slice(newline + 1)) as ClusterEvent;
+    for (const listener of this.#eventListeners) {
+      try {
+        listener(event, origin);
+      } catch {
+        // one listener's failure must not stop the others
+      }
+    }
+  }
+
+  async join(user: UserInfo): Promise<void> {
+    this.#joined.set(user.name, user.nickname);
+    const event: ClusterEvent = { type: "presence", user, online: true };
+    await this.#script(JOIN, [this.#nodeId, user.name, user.nickname, JSON.stringify(event)]);
+  }
+
+  async leave(name: string, reason: OfflineReason): Promise<void> {
+    this.#joined.delete(name);
+    await this.#script(LEAVE, [this.#nodeId, name, reason]);
+  }
+
+  onEvent(listener: ClusterListener): void {
+    this.#eventListeners.push(listener);
+  }
+
+  async online(): Promise<UserInfo[]> {
+    const rows = await this.#client.sendCommand<string[]>(["HGETALL", this.#key("online")]);
+    const out: UserInfo[] = [];
+    for (let i = 0; i < rows.length; i += 2) out.push({ name: rows[i], nickname: rows[i + 1] });
+    return out.sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  async setSessions(count: number): Promise<void> {
+    this.#sessions = count;
+    await this.#client.sendCommand(["HSET", this.#key("sessions"), this.#nodeId, String(count)]);
+  }
+
+  async counts(): Promise<OnlineCounts> {
+    const [users, sessions] = await this.#client.multi()
+      .addCommand(["HLEN", this.#key("online")])
+      .addCommand(["HVALS", this.#key("sessions")])
+      .exec() as unknown as [number, string[]];
+    return { users: Number(users), sessions: sessions.reduce((sum, n) => sum + Number(n), 0) };
   }
 
   #key(...parts: string[]): string {
@@ -204,7 +381,7 @@ export class RedisStore implements Store {
     return out;
   }
 
-  async setNickname(name: string, nickname: string): Promise<SetNicknameResult> {
+  async setNickname(name: string, nickname: string, origin?: string): Promise<SetNicknameResult> {
     for (;;) {
       const user = await this.getUser(name);
       if (!user) return "unknown_user";
@@ -214,7 +391,9 @@ export class RedisStore implements Store {
         nicknameKey(user.nickname),
         nickname,
         nicknameKey(nickname),
+        origin ?? "",
       ]);
+      if (result === "ok" && this.#joined.has(name)) this.#joined.set(name, nickname);
       if (result !== "retry") return result;
     }
   }
@@ -256,14 +435,6 @@ export class RedisStore implements Store {
 
   onCommitted(listener: FeedListener): void {
     this.#listeners.push(listener);
-  }
-
-  async route(name: string, here: boolean): Promise<void> {
-    await this.#client.sendCommand([
-      here ? "SADD" : "SREM",
-      this.#key("where", name),
-      this.#nodeId,
-    ]);
   }
 
   async backlog(name: string, options: BacklogOptions): Promise<Backlog> {
@@ -364,8 +535,14 @@ export class RedisStore implements Store {
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#heartbeat);
     await this.#batcher.drained();
-    await Promise.allSettled([this.#subscriber.quit(), this.#client.quit()]);
+    if (this.#client.isReady) {
+      // Leave as a clean node: users still held go offline, the heartbeat key goes away.
+      await this.#script(REAP, [this.#nodeId]).catch(() => {});
+      await this.#client.sendCommand(["DEL", this.#key("node", this.#nodeId)]).catch(() => {});
+    }
+    await Promise.allSettled([this.#subscriber.close(), this.#client.close()]);
   }
 }
 

@@ -62,7 +62,8 @@ return 'ok'
 
 /**
  * Changes a nickname. ARGV: prefix, name, expected current nickname, its key, new nickname,
- * new key. Returns 'retry' when the nickname changed since it was read.
+ * new key, origin tag. Returns 'retry' when the nickname changed since it was read. On
+ * success updates the online list and publishes a `nick` event.
  */
 export const SET_NICKNAME = `
 local p, name = ARGV[1], ARGV[2]
@@ -77,6 +78,11 @@ if ARGV[4] ~= ARGV[6] then
   redis.call('SET', p .. 'nick:' .. ARGV[6], name)
 end
 redis.call('HSET', user, 'nickname', ARGV[5])
+if redis.call('HEXISTS', p .. 'online', name) == 1 then
+  redis.call('HSET', p .. 'online', name, ARGV[5])
+end
+redis.call('PUBLISH', p .. 'feed:events', ARGV[7] .. '\\n' .. cjson.encode({
+  type = 'nick', name = name, old = current, nickname = ARGV[5] }))
 return 'ok'
 `;
 
@@ -93,4 +99,56 @@ for i = 2, #ARGV, 2 do
   redis.call('ZREMRANGEBYSCORE', p .. 'inbox:' .. name, '-inf', upTo)
 end
 return 1
+`;
+
+/**
+ * This node holds sessions of a user. ARGV: prefix, node, name, nickname, presence JSON.
+ * Publishes the `online` event when no node held the user before.
+ */
+export const JOIN = `
+local p, node, name = ARGV[1], ARGV[2], ARGV[3]
+redis.call('HSET', p .. 'nodeusers:' .. node, name, 1)
+redis.call('HSET', p .. 'online', name, ARGV[4])
+if redis.call('SADD', p .. 'where:' .. name, node) == 1
+    and redis.call('SCARD', p .. 'where:' .. name) == 1 then
+  redis.call('PUBLISH', p .. 'feed:events', '\\n' .. ARGV[5])
+  return 1
+end
+return 0
+`;
+
+/** Shared by LEAVE and REAP: drops one node from a user; announces them offline if last. */
+const LEAVE_ONE = `
+local function leave(p, node, name, reason)
+  redis.call('HDEL', p .. 'nodeusers:' .. node, name)
+  if redis.call('SREM', p .. 'where:' .. name, node) == 1
+      and redis.call('SCARD', p .. 'where:' .. name) == 0 then
+    local nickname = redis.call('HGET', p .. 'online', name) or name
+    redis.call('HDEL', p .. 'online', name)
+    redis.call('PUBLISH', p .. 'feed:events', '\\n' .. cjson.encode({
+      type = 'presence', user = { name = name, nickname = nickname },
+      online = false, reason = reason }))
+    return 1
+  end
+  return 0
+end
+`;
+
+/** This node no longer holds sessions of a user. ARGV: prefix, node, name, reason. */
+export const LEAVE = LEAVE_ONE + `
+return leave(ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+`;
+
+/**
+ * Removes a dead node: every user it held leaves with reason `node_down`. ARGV: prefix,
+ * node. Returns how many users it held.
+ */
+export const REAP = LEAVE_ONE + `
+local p, node = ARGV[1], ARGV[2]
+local users = redis.call('HKEYS', p .. 'nodeusers:' .. node)
+for _, name in ipairs(users) do leave(p, node, name, 'node_down') end
+redis.call('DEL', p .. 'nodeusers:' .. node)
+redis.call('SREM', p .. 'nodes', node)
+redis.call('HDEL', p .. 'sessions', node)
+return #users
 `;

@@ -6,7 +6,13 @@
  * @module
  */
 
-import type { ChatMessage, UserInfo } from "../protocol/messages.ts";
+import type {
+  ChatMessage,
+  NickEvent,
+  OfflineReason,
+  PresenceEvent,
+  UserInfo,
+} from "../protocol/messages.ts";
 
 /** An account as stored. `passwordHash` never leaves the server. */
 export interface UserRecord extends UserInfo {
@@ -89,6 +95,21 @@ export type SetNicknameResult = "ok" | "nick_taken" | "unknown_user";
  */
 export type FeedListener = (message: ChatMessage, origin: string | undefined) => void;
 
+/** Something every node tells its sessions: a presence change or a nickname change. */
+export type ClusterEvent = PresenceEvent | NickEvent;
+
+/**
+ * Receives cluster events on every node, with the `origin` given by the node that caused
+ * them (a session key), if any.
+ */
+export type ClusterListener = (event: ClusterEvent, origin: string | undefined) => void;
+
+/** Users and logged-in sessions online system-wide. */
+export interface OnlineCounts {
+  users: number;
+  sessions: number;
+}
+
 /**
  * The storage contract. All names are casefolded login names.
  *
@@ -100,6 +121,8 @@ export type FeedListener = (message: ChatMessage, origin: string | undefined) =>
 export interface Store extends AsyncDisposable {
   /** Which backend this is, for logs and health. */
   readonly backend: "kv" | "redis";
+  /** Whether the backend is reachable now (false while Redis is down). */
+  readonly available: boolean;
 
   /** Creates an account and reserves its nickname in one atomic step. */
   createUser(user: UserRecord): Promise<CreateUserResult>;
@@ -107,8 +130,11 @@ export interface Store extends AsyncDisposable {
   getUser(name: string): Promise<UserRecord | null>;
   /** Reads public info of several accounts; unknown names are left out. */
   getUsers(names: readonly string[]): Promise<UserInfo[]>;
-  /** Changes a nickname atomically: exactly one of two racing users wins a name. */
-  setNickname(name: string, nickname: string): Promise<SetNicknameResult>;
+  /**
+   * Changes a nickname atomically: exactly one of two racing users wins a name. On success
+   * every node's cluster listeners get a `nick` event tagged with `origin`.
+   */
+  setNickname(name: string, nickname: string, origin?: string): Promise<SetNicknameResult>;
 
   /** Stores a resume token (by its hash) for `ttlMs`. */
   saveToken(tokenHash: string, name: string, ttlMs: number): Promise<void>;
@@ -125,12 +151,27 @@ export interface Store extends AsyncDisposable {
   append(messages: readonly NewMessage[], origin?: string): Promise<ChatMessage[]>;
   /** Registers the listener of the live feed of committed messages. */
   onCommitted(listener: FeedListener): void;
+
   /**
-   * Marks that this node holds sessions of `name` (or no longer does). The feed of this
-   * node carries every group message and at least the private messages to or from users
-   * it holds.
+   * Registers that this node now holds sessions of `user`. When no node held them before,
+   * every node's cluster listeners get `presence` with `online: true`. From then on the
+   * feed of this node carries the private messages to and from `user` (it always carries
+   * every group message).
    */
-  route(name: string, here: boolean): Promise<void>;
+  join(user: UserInfo): Promise<void>;
+  /**
+   * This node no longer holds sessions of `name`. When no node holds them any more, every
+   * node's cluster listeners get `presence` with `online: false` and `reason`.
+   */
+  leave(name: string, reason: OfflineReason): Promise<void>;
+  /** Registers a listener of cluster events (presence and nickname changes). */
+  onEvent(listener: ClusterListener): void;
+  /** Users online on any node. */
+  online(): Promise<UserInfo[]>;
+  /** Reports how many logged-in sessions this node holds. */
+  setSessions(count: number): Promise<void>;
+  /** Online users and sessions over all nodes. */
+  counts(): Promise<OnlineCounts>;
 
   /** What was stored for `name` while away. */
   backlog(name: string, options: BacklogOptions): Promise<Backlog>;

@@ -1,0 +1,74 @@
+/**
+ * Presence for a single node (the Deno KV store): who is online, kept in memory, with
+ * events delivered to listeners in the same process.
+ *
+ * @module
+ */
+
+import type { OfflineReason, UserInfo } from "../protocol/messages.ts";
+import type { ClusterEvent, ClusterListener, OnlineCounts } from "./store.ts";
+
+/**
+ * In-process presence registry.
+ *
+ * @example
+ * ```ts
+ * const presence = new LocalPresence();
+ * presence.join({ name: "alice", nickname: "Alice" }); // emits presence online
+ * ```
+ */
+export class LocalPresence {
+  readonly #online = new Map<string, UserInfo>();
+  readonly #listeners: ClusterListener[] = [];
+  #sessions = 0;
+
+  /** Adds a listener. */
+  onEvent(listener: ClusterListener): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Sends an event to every listener. */
+  emit(event: ClusterEvent, origin?: string): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event, origin);
+      } catch {
+        // one listener's failure must not stop the others
+      }
+    }
+  }
+
+  /** Marks `user` online; announces them when they were not. */
+  join(user: UserInfo): void {
+    if (this.#online.has(user.name)) return;
+    this.#online.set(user.name, { ...user });
+    this.emit({ type: "presence", user: { ...user }, online: true });
+  }
+
+  /** Marks `name` offline; announces it when they were online. */
+  leave(name: string, reason: OfflineReason): void {
+    const user = this.#online.get(name);
+    if (!user) return;
+    this.#online.delete(name);
+    this.emit({ type: "presence", user, online: false, reason });
+  }
+
+  /** Records a nickname change and announces it. */
+  renamed(name: string, old: string, nickname: string, origin?: string): void {
+    const user = this.#online.get(name);
+    if (user) user.nickname = nickname;
+    this.emit({ type: "nick", name, old, nickname }, origin);
+  }
+
+  online(): UserInfo[] {
+    return [...this.#online.values()].map((user) => ({ ...user }));
+  }
+
+  setSessions(count: number): void {
+    this.#sessions = count;
+  }
+
+  counts(): OnlineCounts {
+    return { users: this.#online.size, sessions: this.#sessions };
+  }
+}
