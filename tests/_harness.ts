@@ -35,13 +35,29 @@ export interface TestServer extends AsyncDisposable {
   user(name: string, password?: string): Promise<TestClient>;
 }
 
+/** Extra knobs of {@linkcode startTestServer}. */
+export interface TestServerOptions {
+  /** The server's clock. */
+  now?: () => number;
+  /** KV file (default in memory); ignored for Redis. */
+  kvPath?: string;
+  /** Redis key prefix (default a fresh one), to reopen the same data. */
+  redisPrefix?: string;
+}
+
 /** Starts a server in-process on 127.0.0.1 and a free port. */
-export async function startTestServer(backend: Backend, extra: string[] = []): Promise<TestServer> {
-  const args = ["--host", "127.0.0.1", "--port", "0", ...backendArgs(backend), ...extra];
+export async function startTestServer(
+  backend: Backend,
+  extra: string[] = [],
+  options: TestServerOptions = {},
+): Promise<TestServer> {
+  const storeArgs = backendArgs(backend, options.kvPath);
+  if (options.redisPrefix && backend.kind === "redis") storeArgs[3] = options.redisPrefix;
+  const args = ["--host", "127.0.0.1", "--port", "0", ...storeArgs, ...extra];
   const config = parseServerConfig(args, () => undefined, "test");
   const logs: string[] = [];
   const log: Logger = createLogger("debug", (line) => logs.push(line));
-  const server = await startServer(config, { log });
+  const server = await startServer(config, { log, now: options.now });
   const port = server.addr.port;
   const clients: TestClient[] = [];
   const connect = async () => {
