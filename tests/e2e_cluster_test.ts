@@ -13,7 +13,18 @@ async function user(port: number, name: string, register = true): Promise<TestCl
 }
 
 function nodeArgs(url: string, id: string, prefix: string): string[] {
-  return ["--port", "0", "--redis", url, "--redis-prefix", prefix, "--node-id", id, "--node-ttl", "2"];
+  return [
+    "--port",
+    "0",
+    "--redis",
+    url,
+    "--redis-prefix",
+    prefix,
+    "--node-id",
+    id,
+    "--node-ttl",
+    "2",
+  ];
 }
 
 Deno.test("two nodes on one Redis behave as one server", async () => {
