@@ -40,6 +40,16 @@ export interface ServerConfig {
   pingIntervalMs: number;
   /** Bytes queued for one client before it is cut off as a slow consumer. */
   sendQueueBytes: number;
+  /** Requests per second per session (0: unlimited) and the burst allowed. */
+  rate: number;
+  burst: number;
+  /** Failed logins allowed per account and per address within `loginWindowMs`. */
+  loginLimit: number;
+  addressLimit: number;
+  loginWindowMs: number;
+  /** PEM files for TLS; both or neither. */
+  tlsCert?: string;
+  tlsKey?: string;
   logLevel: LogLevel;
 }
 
@@ -175,6 +185,53 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     help: "Bytes queued for one client before it is cut off as a slow consumer",
   },
   {
+    flag: "rate",
+    env: "IM_RATE",
+    kind: "int",
+    default: 20,
+    min: 0,
+    help: "Requests per second per session (acks and pongs excluded; 0: unlimited)",
+  },
+  {
+    flag: "burst",
+    env: "IM_BURST",
+    kind: "int",
+    default: 40,
+    min: 1,
+    help: "Requests a session may send at once above the rate",
+  },
+  {
+    flag: "login-limit",
+    env: "IM_LOGIN_LIMIT",
+    kind: "int",
+    default: 5,
+    min: 1,
+    help: "Failed logins per account within the login window before it must wait",
+  },
+  {
+    flag: "address-limit",
+    env: "IM_ADDRESS_LIMIT",
+    kind: "int",
+    default: 20,
+    min: 1,
+    help: "Failed logins per remote address within the login window before it must wait",
+  },
+  {
+    flag: "login-window",
+    env: "IM_LOGIN_WINDOW",
+    kind: "int",
+    default: 300,
+    min: 1,
+    help: "Seconds over which failed logins are counted",
+  },
+  {
+    flag: "tls-cert",
+    env: "IM_TLS_CERT",
+    kind: "string",
+    help: "PEM certificate chain: serve over TLS",
+  },
+  { flag: "tls-key", env: "IM_TLS_KEY", kind: "string", help: "PEM private key for --tls-cert" },
+  {
     flag: "log-level",
     env: "IM_LOG_LEVEL",
     kind: "string",
@@ -210,6 +267,11 @@ export function parseServerConfig(
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
     throw new UsageError("The Redis URL must start with redis:// or rediss://");
   }
+  const tlsCert = o["tls-cert"] as string | undefined;
+  const tlsKey = o["tls-key"] as string | undefined;
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    throw new UsageError("--tls-cert and --tls-key go together");
+  }
   return {
     host: o.host as string,
     port,
@@ -230,6 +292,13 @@ export function parseServerConfig(
     loginTimeoutMs: (o["login-timeout"] as number) * 1000,
     pingIntervalMs: (o["ping-interval"] as number) * 1000,
     sendQueueBytes: o["send-queue"] as number,
+    rate: o.rate as number,
+    burst: o.burst as number,
+    loginLimit: o["login-limit"] as number,
+    addressLimit: o["address-limit"] as number,
+    loginWindowMs: (o["login-window"] as number) * 1000,
+    tlsCert,
+    tlsKey,
     logLevel: o["log-level"] as LogLevel,
   };
 }

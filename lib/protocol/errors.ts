@@ -26,6 +26,7 @@ export const ERROR_CODES = [
   "INVALID_TOKEN",
   "SELF_MESSAGE",
   "RATE_LIMITED",
+  "FLOODING",
   "LOGIN_THROTTLED",
   "SLOW_CONSUMER",
   "TIMEOUT",
@@ -50,6 +51,7 @@ export const FATAL_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "FRAME_TOO_LARGE",
   "UNSUPPORTED_VERSION",
   "SLOW_CONSUMER",
+  "FLOODING",
   "TIMEOUT",
   "SHUTTING_DOWN",
 ]);

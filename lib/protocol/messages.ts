@@ -191,6 +191,8 @@ export interface LoginResult {
   token: string;
   tokenExpiresAt: number;
   online: UserInfo[];
+  /** Why the previous connection of this user was closed by the server, if it was. */
+  notice?: string;
 }
 
 /** Result of `send`. */

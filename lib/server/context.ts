@@ -7,6 +7,7 @@
 import type { ServerConfig } from "../config/server_config.ts";
 import type { Store } from "../store/store.ts";
 import type { Hub } from "./hub.ts";
+import type { LoginThrottle } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import type { Session } from "./session.ts";
 
@@ -20,6 +21,11 @@ export interface Core {
   now(): number;
   /** Names known to exist, so private sends skip a store lookup. */
   readonly knownUsers: Set<string>;
+  /** Failed-login throttles by account and by remote address. */
+  readonly accountThrottle: LoginThrottle;
+  readonly addressThrottle: LoginThrottle;
+  /** Users whose last connection was cut off as a slow consumer (told at next login). */
+  readonly slowConsumers: Map<string, number>;
 }
 
 /** One request's context. */

@@ -30,6 +30,7 @@ export function dispatch(
     message = parseClientMessage(value);
     handler = HANDLERS[message.type] as Handler<ClientMessage>;
     checkAccess(session, handler.access);
+    if (message.type !== "ack" && message.type !== "pong") checkRate(core, session);
   } catch (error) {
     reportError(core, session, error, re);
     return { exclusive: false, done: Promise.resolve() };
@@ -56,6 +57,20 @@ async function run(
   } catch (error) {
     reportError(core, session, error, re);
   }
+}
+
+function checkRate(core: Core, session: Session): void {
+  const now = core.now();
+  if (session.bucket.take(now)) return;
+  if (session.strikes.add(now)) {
+    core.log.warn("flooding", { user: session.user?.name, remote: session.remote });
+    throw new ChatError("FLOODING", "Disconnected for sending too fast");
+  }
+  throw new ChatError(
+    "RATE_LIMITED",
+    `Too many requests; slow down (try again in ${session.bucket.wait()} s)`,
+    session.bucket.wait(),
+  );
 }
 
 function checkAccess(session: Session, access: Access): void {

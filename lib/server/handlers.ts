@@ -99,12 +99,19 @@ export const HANDLERS: Table = {
     async run(ctx, message): Promise<LoginResult> {
       const { core, session } = ctx;
       const name = checkName(message.name);
+      checkThrottle(core, session.address, name);
       const user = await core.store.getUser(name);
-      if (!user) throw new ChatError("UNKNOWN_USER", `There is no user named "${name}"`);
+      if (!user) {
+        core.addressThrottle.fail([session.address], core.now());
+        throw new ChatError("UNKNOWN_USER", `There is no user named "${name}"`);
+      }
       if (!await verifyPassword(message.password, user.passwordHash)) {
         core.log.info("login_failed", { user: name, remote: session.remote });
+        core.addressThrottle.fail([session.address], core.now());
+        core.accountThrottle.fail([name], core.now());
         throw new ChatError("WRONG_PASSWORD", "Wrong password");
       }
+      core.accountThrottle.clear(name);
       const token = newToken();
       const tokenHash = await hashToken(token);
       await core.store.saveToken(tokenHash, name, core.config.tokenTtlMs);
@@ -116,11 +123,13 @@ export const HANDLERS: Table = {
     access: "guest",
     exclusive: true,
     async run(ctx, message): Promise<LoginResult> {
-      const { core } = ctx;
+      const { core, session } = ctx;
+      checkThrottle(core, session.address, undefined);
       const tokenHash = await hashToken(message.token);
       const name = await core.store.lookupToken(tokenHash);
       const user = name === null ? null : await core.store.getUser(name);
       if (!user) {
+        core.addressThrottle.fail([session.address], core.now());
         throw new ChatError("INVALID_TOKEN", "The session has expired or was ended; log in again");
       }
       await core.store.saveToken(tokenHash, user.name, core.config.tokenTtlMs);
@@ -282,12 +291,33 @@ async function enter(
       skipped: backlog.skipped,
     });
   });
-  return {
+  const result: LoginResult = {
     user: info,
     token,
     tokenExpiresAt: core.now() + core.config.tokenTtlMs,
     online: await core.hub.online(),
   };
+  if (core.slowConsumers.delete(info.name)) {
+    result.notice = "Your previous connection was closed because it did not read messages " +
+      "fast enough (slow consumer); what it missed is delivered now";
+  }
+  return result;
+}
+
+/** Refuses a login attempt while the address or the account is locked out. */
+function checkThrottle(core: Core, address: string, name: string | undefined): void {
+  const now = core.now();
+  const wait = Math.max(
+    core.addressThrottle.retryAfter([address], now),
+    name === undefined ? 0 : core.accountThrottle.retryAfter([name], now),
+  );
+  if (wait > 0) {
+    throw new ChatError(
+      "LOGIN_THROTTLED",
+      `Too many failed logins; try again in ${wait} s`,
+      wait,
+    );
+  }
 }
 
 /** Casefolds `raw` and checks the account exists. */

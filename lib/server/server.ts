@@ -15,6 +15,7 @@ import type { Store } from "../store/store.ts";
 import type { Core } from "./context.ts";
 import { dispatch, reportError } from "./dispatch.ts";
 import { Hub } from "./hub.ts";
+import { LoginThrottle, Strikes, TokenBucket } from "./limits.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { Outbox } from "./outbox.ts";
 import { Session } from "./session.ts";
@@ -58,24 +59,44 @@ export async function startServer(
 ): Promise<ChatServer> {
   const log = deps.log ?? createLogger(config.logLevel);
   const store = deps.store ?? await openStore(config, log);
-  let listener: Deno.Listener<Deno.TcpConn>;
+  let listener: Deno.Listener;
   try {
-    listener = Deno.listen({ hostname: config.host, port: config.port, transport: "tcp" });
+    listener = config.tlsCert && config.tlsKey
+      ? Deno.listenTls({
+        hostname: config.host,
+        port: config.port,
+        transport: "tcp",
+        cert: await Deno.readTextFile(config.tlsCert),
+        key: await Deno.readTextFile(config.tlsKey),
+      })
+      : Deno.listen({ hostname: config.host, port: config.port, transport: "tcp" });
   } catch (error) {
     if (!deps.store) await store[Symbol.asyncDispose]();
     throw error;
   }
   const now = deps.now ?? Date.now;
   const hub = new Hub(store, log, config.maxFrame);
-  const core: Core = { config, store, hub, log, now, knownUsers: new Set() };
+  const throttle = (limit: number) => new LoginThrottle({ limit, windowMs: config.loginWindowMs });
+  const core: Core = {
+    config,
+    store,
+    hub,
+    log,
+    now,
+    knownUsers: new Set(),
+    accountThrottle: throttle(config.loginLimit),
+    addressThrottle: throttle(config.addressLimit),
+    slowConsumers: new Map(),
+  };
   const connections = new Set<Promise<void>>();
   const requests = new Set<Promise<void>>();
   let stopping: Promise<void> | null = null;
   let serial = 0;
 
-  const serve = async (conn: Deno.TcpConn) => {
+  const serve = async (conn: Deno.Conn) => {
     const key = `${config.nodeId}#${++serial}`;
-    const remote = `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
+    const addr = conn.remoteAddr as Deno.NetAddr;
+    const remote = `${addr.hostname}:${addr.port}`;
     let open = true;
     const closeTransport = () => {
       if (!open) return;
@@ -86,17 +107,20 @@ export async function startServer(
         // already closed
       }
     };
-    try {
-      conn.setNoDelay(true);
-    } catch {
-      // not every platform allows it; latency only
-    }
+    if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
     const outbox = new Outbox(conn, config.sendQueueBytes, () => {
-      log.warn("slow_consumer", { user: session.user?.name, remote });
+      const user = session.user?.name;
+      log.warn("slow_consumer", { user, remote, queued: outbox.queuedBytes });
+      if (user) {
+        core.slowConsumers.set(user, now());
+        if (core.slowConsumers.size > 100_000) core.slowConsumers.clear();
+      }
       closeTransport();
     }, closeTransport);
     const session = new Session(key, remote, now(), outbox, config.maxFrame, closeTransport);
     session.loginDeadline = now() + config.loginTimeoutMs;
+    session.bucket = new TokenBucket(config.rate, config.burst, now());
+    session.strikes = new Strikes(2 * config.burst, now());
     hub.connections.add(session);
     log.debug("connect", { remote });
     const decoder = new FrameDecoder(config.maxFrame);

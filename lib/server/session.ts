@@ -9,6 +9,7 @@
 import { encodeMessage } from "../protocol/codec.ts";
 import type { ErrorCode } from "../protocol/errors.ts";
 import type { ChatMessage, OfflineReason, ServerMessage, UserInfo } from "../protocol/messages.ts";
+import type { Strikes, TokenBucket } from "./limits.ts";
 import type { Outbox } from "./outbox.ts";
 
 /** Where a connection stands: before `hello`, greeted but not logged in, logged in, gone. */
@@ -25,6 +26,8 @@ export class Session {
   readonly key: string;
   /** Remote address as `host:port`, for logs. */
   readonly remote: string;
+  /** Remote host alone, for per-address limits. */
+  readonly address: string;
   readonly openedAt: number;
   readonly outbox: Outbox;
   readonly #maxFrame: number;
@@ -44,6 +47,9 @@ export class Session {
   maxSentId = 0;
   /** Live messages held while the login backlog is being delivered; null when live. */
   held: Held[] | null = null;
+  /** Request rate limit and the count of refused requests. */
+  bucket!: TokenBucket;
+  strikes!: Strikes;
 
   constructor(
     key: string,
@@ -55,6 +61,7 @@ export class Session {
   ) {
     this.key = key;
     this.remote = remote;
+    this.address = remote.slice(0, remote.lastIndexOf(":"));
     this.openedAt = now;
     this.lastSeen = now;
     this.loginDeadline = now;
