@@ -33,6 +33,7 @@ import type {
  * marks, embeddings, overrides and isolates that can reorder what is displayed.
  */
 const UNSAFE_RE =
+  // deno-lint-ignore no-control-regex
   /\r\n|[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /** Shown for a line break inside a message, so that one message stays one line. */
@@ -477,9 +478,50 @@ function seconds(n: number | undefined): string {
   return plural(Math.ceil(n), "second");
 }
 
+type Sentence = (rule: string, retryAfter: number | undefined) => string;
+
+/** A sentence for each error code; `rule` is the server's own (sanitized) explanation. */
+const ERROR_SENTENCES: Readonly<Record<string, Sentence>> = {
+  BAD_FRAME: () =>
+    "The server could not read what this client sent (a client bug). Please reconnect.",
+  FRAME_TOO_LARGE: () => "That is too large for the server to accept.",
+  BAD_REQUEST: (rule) => `The server rejected the request. ${rule}`.trim(),
+  UNKNOWN_TYPE: () => "The server does not know this command; it may be an older version.",
+  UNSUPPORTED_VERSION: () =>
+    "This client and the server speak different protocol versions; update the client.",
+  HELLO_REQUIRED: () => "The connection was not set up properly. Please try again.",
+  NOT_LOGGED_IN: () => "You are not logged in. Log in first.",
+  ALREADY_LOGGED_IN: () => "You are already logged in on this connection.",
+  INVALID_NAME: (rule) =>
+    `That login name is not allowed. ${rule || "Use 3 to 32 letters, digits, '_', '.' or '-'."}`,
+  INVALID_PASSWORD: (rule) =>
+    `That password is not allowed. ${rule || "Use at least 8 characters."}`,
+  INVALID_NICKNAME: (rule) =>
+    `That nickname is not allowed. ${rule || "Use 1 to 32 visible characters."}`,
+  INVALID_TEXT: (rule) => `Message not sent. ${rule || "It is empty or too long."}`,
+  NAME_TAKEN: () => "That login name is already taken. Choose another one.",
+  NICK_TAKEN: () => "That nickname is already taken. Choose another one.",
+  UNKNOWN_USER: () => "No such user. Check the login name (/users shows who is online).",
+  WRONG_PASSWORD: () => "Wrong password. Try again.",
+  INVALID_TOKEN: () => "Your session has expired or was ended. Please log in again.",
+  SELF_MESSAGE: () => "You cannot send a private message to yourself.",
+  RATE_LIMITED: (_rule, retryAfter) =>
+    `You are sending too fast. Wait ${seconds(retryAfter)} and try again.`,
+  FLOODING: () => "The server disconnected this client for sending too much too fast. Slow down.",
+  LOGIN_THROTTLED: (_rule, retryAfter) =>
+    `Too many failed logins. Try again in ${seconds(retryAfter)}.`,
+  SLOW_CONSUMER: () => "The server disconnected this client because it was reading too slowly.",
+  TIMEOUT: () => "The server closed the connection after a period of inactivity.",
+  SHUTTING_DOWN: () => "The server is shutting down. Try again later.",
+  UNAVAILABLE: (_rule, retryAfter) =>
+    `The server is temporarily unavailable. Try again in ${seconds(retryAfter)}.`,
+  INTERNAL: () => "The server ran into an internal error. Please try again.",
+};
+
 /**
- * A plain-language sentence for an error code from the server. `serverMessage` (untrusted)
- * is only quoted where it states a rule the user must follow, e.g. what a valid name is.
+ * A plain-language sentence for an error code from the server. `serverMessage` (untrusted,
+ * sanitized here) is only quoted where it states a rule the user must follow, e.g. what a
+ * valid name is. A code this client does not know gets the server's message.
  *
  * @example
  * ```ts
@@ -487,62 +529,14 @@ function seconds(n: number | undefined): string {
  * describeError("LOGIN_THROTTLED", "", 30); // "Too many failed logins. Try again in 30 seconds."
  * ```
  */
-export function describeError(code: ErrorCode, serverMessage: string, retryAfter?: number): string {
+export function describeError(
+  code: ErrorCode | string,
+  serverMessage: string,
+  retryAfter?: number,
+): string {
   const rule = serverSentence(serverMessage);
-  switch (code) {
-    case "BAD_FRAME":
-      return "The server could not read what this client sent (a client bug). Please reconnect.";
-    case "FRAME_TOO_LARGE":
-      return "That is too large for the server to accept.";
-    case "BAD_REQUEST":
-      return `The server rejected the request. ${rule}`.trim();
-    case "UNKNOWN_TYPE":
-      return "The server does not know this command; it may be an older version.";
-    case "UNSUPPORTED_VERSION":
-      return "This client and the server speak different protocol versions; update the client.";
-    case "HELLO_REQUIRED":
-      return "The connection was not set up properly. Please try again.";
-    case "NOT_LOGGED_IN":
-      return "You are not logged in. Log in first.";
-    case "ALREADY_LOGGED_IN":
-      return "You are already logged in on this connection.";
-    case "INVALID_NAME":
-      return `That login name is not allowed. ${
-        rule || "Use 3 to 32 letters, digits, '_', '.' or '-'."
-      }`;
-    case "INVALID_PASSWORD":
-      return `That password is not allowed. ${rule || "Use at least 8 characters."}`;
-    case "INVALID_NICKNAME":
-      return `That nickname is not allowed. ${rule || "Use 1 to 32 visible characters."}`;
-    case "INVALID_TEXT":
-      return `Message not sent. ${rule || "It is empty or too long."}`;
-    case "NAME_TAKEN":
-      return "That login name is already taken. Choose another one.";
-    case "NICK_TAKEN":
-      return "That nickname is already taken. Choose another one.";
-    case "UNKNOWN_USER":
-      return "No such user. Check the login name (/users shows who is online).";
-    case "WRONG_PASSWORD":
-      return "Wrong password. Try again.";
-    case "INVALID_TOKEN":
-      return "Your session has expired or was ended. Please log in again.";
-    case "SELF_MESSAGE":
-      return "You cannot send a private message to yourself.";
-    case "RATE_LIMITED":
-      return `You are sending too fast. Wait ${seconds(retryAfter)} and try again.`;
-    case "LOGIN_THROTTLED":
-      return `Too many failed logins. Try again in ${seconds(retryAfter)}.`;
-    case "SLOW_CONSUMER":
-      return "The server disconnected this client because it was reading too slowly.";
-    case "TIMEOUT":
-      return "The server closed the connection after a period of inactivity.";
-    case "SHUTTING_DOWN":
-      return "The server is shutting down. Try again later.";
-    case "UNAVAILABLE":
-      return `The server is temporarily unavailable. Try again in ${seconds(retryAfter)}.`;
-    case "INTERNAL":
-      return "The server ran into an internal error. Please try again.";
-  }
+  const sentence = Object.hasOwn(ERROR_SENTENCES, code) ? ERROR_SENTENCES[code] : undefined;
+  return sentence ? sentence(rule, retryAfter) : rule || "The server reported an error.";
 }
 
 /**

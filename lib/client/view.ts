@@ -95,6 +95,17 @@ export interface View {
   error(code: string, sentence: string): string[];
 }
 
+/** Commands whose output already shows the result; no confirmation line for a person. */
+const QUIET_IN_HUMAN_VIEW: ReadonlySet<string> = new Set([
+  "send",
+  "users",
+  "count",
+  "top",
+  "history",
+  "help",
+  "menu",
+]);
+
 /**
  * Lines for a person: times, names, colour when asked.
  *
@@ -133,7 +144,8 @@ export function humanView(o: FormatOptions): View {
     top: (top) => formatTop(top, o),
     history: (page, query) => formatHistory(page, query, o),
     help: () => [...CHAT_HELP],
-    ok: (_command, sentence) => sentence ? [formatInfo(sentence, o)] : [],
+    ok: (command, sentence) =>
+      sentence && !QUIET_IN_HUMAN_VIEW.has(command) ? [formatInfo(sentence, o)] : [],
     error: (_code, sentence) => [formatError(sentence, o)],
   };
 }

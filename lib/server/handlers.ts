@@ -275,7 +275,7 @@ async function enter(
         groupLimit: core.config.backlogLimit,
       });
     } catch (error) {
-      session.release([]);
+      await session.release([]);
       throw error;
     }
     if (session.user?.name !== info.name) return;
@@ -283,7 +283,7 @@ async function enter(
       message,
       frame: encodeMessage({ type: "message", msg: message, away: true }, core.config.maxFrame),
     });
-    session.release([...backlog.private, ...backlog.group].map(encode));
+    await session.release([...backlog.private, ...backlog.group].map(encode));
     session.send({
       type: "backlog",
       private: backlog.private.length,

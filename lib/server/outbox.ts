@@ -49,6 +49,18 @@ export class Outbox {
     return this.#queued;
   }
 
+  /** The bound on queued bytes. */
+  get maxBytes(): number {
+    return this.#maxBytes;
+  }
+
+  /** Gives up on this peer as if the bound were crossed. */
+  overflow(): void {
+    if (this.#closed) return;
+    this.close();
+    this.#onOverflow();
+  }
+
   /**
    * Queues a frame. Returns false when the outbox is closed or the frame would exceed the
    * bound (then `onOverflow` is called once and the outbox closes).
@@ -56,8 +68,7 @@ export class Outbox {
   push(frame: Uint8Array): boolean {
     if (this.#closed) return false;
     if (this.#queued + frame.length > this.#maxBytes) {
-      this.close();
-      this.#onOverflow();
+      this.overflow();
       return false;
     }
     this.#chunks.push(frame);

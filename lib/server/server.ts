@@ -131,7 +131,7 @@ export async function startServer(
         const n = await conn.read(buffer);
         if (n === null) break;
         session.lastSeen = now();
-        session.pinged = false;
+        session.pingedAt = 0;
         let frames: Uint8Array[];
         try {
           frames = decoder.push(buffer.subarray(0, n));
@@ -199,18 +199,22 @@ export async function startServer(
         }
         continue;
       }
-      const idle = t - session.lastSeen;
-      if (idle >= 2 * config.pingIntervalMs) {
-        session.dropReason = "timeout";
-        log.info("ping_timeout", { user: session.user?.name, remote: session.remote });
-        session.fail("TIMEOUT", "No answer to ping");
-      } else if (idle >= config.pingIntervalMs && !session.pinged) {
-        session.pinged = true;
+      if (session.pingedAt > 0) {
+        if (t - session.pingedAt >= config.pingIntervalMs) {
+          session.dropReason = "timeout";
+          log.info("ping_timeout", { user: session.user?.name, remote: session.remote });
+          session.fail("TIMEOUT", "No answer to ping");
+        }
+      } else if (t - session.lastSeen >= config.pingIntervalMs) {
+        session.pingedAt = t;
         session.send({ type: "ping" });
       }
     }
   };
-  const sweeper = setInterval(sweep, SWEEP_MS);
+  const sweeper = setInterval(
+    sweep,
+    Math.min(SWEEP_MS, config.pingIntervalMs / 4, config.loginTimeoutMs / 4),
+  );
 
   const accepting = (async () => {
     try {

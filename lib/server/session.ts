@@ -15,7 +15,8 @@ import type { Outbox } from "./outbox.ts";
 /** Where a connection stands: before `hello`, greeted but not logged in, logged in, gone. */
 export type Phase = "greeting" | "guest" | "user" | "closed";
 
-interface Held {
+/** A chat message with its encoded frame. */
+export interface Held {
   message: ChatMessage;
   frame: Uint8Array;
 }
@@ -41,12 +42,13 @@ export class Session {
   loginDeadline: number;
   /** Why the session is being dropped, for the presence event. */
   dropReason: OfflineReason = "drop";
-  /** Whether a ping was sent and not yet answered by any frame. */
-  pinged = false;
+  /** When a ping was sent that no frame has answered yet; 0 when none. */
+  pingedAt = 0;
   /** Highest message id written to this session. */
   maxSentId = 0;
   /** Live messages held while the login backlog is being delivered; null when live. */
   held: Held[] | null = null;
+  #heldBytes = 0;
   /** Request rate limit and the count of refused requests. */
   bucket!: TokenBucket;
   strikes!: Strikes;
@@ -75,9 +77,19 @@ export class Session {
     if (this.phase !== "closed") this.outbox.push(encodeMessage(message, this.#maxFrame));
   }
 
-  /** Queues a chat message whose frame is already encoded, or holds it during login. */
+  /**
+   * Queues a chat message whose frame is already encoded, or holds it during login. Held
+   * messages count against the outbox bound too.
+   */
   deliver(message: ChatMessage, frame: Uint8Array): void {
     if (this.held !== null) {
+      this.#heldBytes += frame.length;
+      if (this.#heldBytes > this.outbox.maxBytes) {
+        this.held = [];
+        this.#heldBytes = 0;
+        this.outbox.overflow();
+        return;
+      }
       this.held.push({ message, frame });
       return;
     }
@@ -86,20 +98,35 @@ export class Session {
 
   /**
    * Ends the hold: writes the backlog and the held live messages in id order, each id once
-   * (a message both held and in the backlog goes out as the live one). Returns how many were
-   * written.
+   * (a message both held and in the backlog goes out as the live one). Writes are paced by
+   * the outbox draining, so a large backlog never crosses the outbox bound; live messages
+   * keep being held meanwhile. Returns how many were written.
    */
-  release(backlog: readonly { message: ChatMessage; frame: Uint8Array }[]): number {
-    const held = this.held ?? [];
-    this.held = null;
+  async release(backlog: readonly Held[]): Promise<number> {
     const seen = new Set<number>();
-    const all = [...held, ...backlog].filter(({ message }) => {
-      if (seen.has(message.id)) return false;
-      seen.add(message.id);
-      return true;
-    }).sort((a, b) => a.message.id - b.message.id);
-    for (const { message, frame } of all) this.deliver(message, frame);
-    return all.length;
+    let pending: Held[] = [...backlog];
+    let written = 0;
+    for (;;) {
+      const held = this.held ?? [];
+      this.held = held.length > 0 || pending.length > 0 ? [] : null;
+      this.#heldBytes = 0;
+      const batch = [...held, ...pending].filter(({ message }) => {
+        if (seen.has(message.id)) return false;
+        seen.add(message.id);
+        return true;
+      }).sort((a, b) => a.message.id - b.message.id);
+      pending = [];
+      for (const { message, frame } of batch) {
+        if (this.phase === "closed") return written;
+        if (this.outbox.queuedBytes + frame.length > this.outbox.maxBytes / 2) {
+          await this.outbox.drained();
+        }
+        if (!this.outbox.push(frame)) return written;
+        if (message.id > this.maxSentId) this.maxSentId = message.id;
+        written++;
+      }
+      if (this.held === null) return written;
+    }
   }
 
   /**

@@ -1,0 +1,280 @@
+import { deepStrictEqual, equal, ok, rejects } from "node:assert/strict";
+import { encodeMessage } from "../lib/protocol/codec.ts";
+import { ChatError } from "../lib/protocol/errors.ts";
+import { ChatConnection } from "../lib/client/connection.ts";
+import {
+  type Backend,
+  rawConnect,
+  sleep,
+  spawnServer,
+  startTestServer,
+  TestClient,
+} from "./_harness.ts";
+
+const kv: Backend = { kind: "kv" };
+const code = (expected: string) => (error: unknown) =>
+  error instanceof ChatError && error.code === expected;
+
+/** Registers and logs in over a raw connection that never reads on its own. */
+async function rawUser(port: number, name: string) {
+  const raw = await rawConnect(port);
+  await raw.write(encodeMessage({ type: "hello", id: 1, protocol: 1 }));
+  await raw.read();
+  await raw.write(
+    encodeMessage({ type: "register", id: 2, name, password: "password1", nickname: name }),
+  );
+  await raw.read();
+  await raw.write(encodeMessage({ type: "login", id: 3, name, password: "password1" }));
+  equal((await raw.read())?.type, "ok");
+  equal((await raw.read())?.type, "backlog");
+  return raw;
+}
+
+Deno.test("an idle session that does not answer pings is dropped and shown offline", async () => {
+  await using s = await startTestServer(kv, ["--ping-interval", "1"]);
+  const alice = await s.user("alice");
+  const silent = await rawUser(s.port, "bob");
+  await alice.next("presence", (e) => e.user.name === "bob" && e.online);
+  const off = await alice.next("presence", (e) => e.user.name === "bob" && !e.online, 5000);
+  equal(off.reason, "timeout");
+  // Alice's client answers pings, so she stays.
+  await sleep(2500);
+  deepStrictEqual((await alice.conn.request("count", {})).users, 1);
+  silent.close();
+});
+
+Deno.test("a flood gets rate-limit errors, then a disconnect; others are unaffected", async () => {
+  await using s = await startTestServer(kv, ["--rate", "5", "--burst", "5"]);
+  const alice = await s.user("alice");
+  const flooder = await s.user("mallory");
+  const results = await Promise.allSettled(
+    Array.from({ length: 10 }, (_, i) => flooder.conn.request("send", { text: `spam ${i}` })),
+  );
+  const limited = results.filter((r) => r.status === "rejected" && code("RATE_LIMITED")(r.reason));
+  ok(limited.length >= 4, `refused ${limited.length}`);
+  const error = (limited[0] as PromiseRejectedResult).reason as ChatError;
+  ok(error.retryAfter! >= 1);
+  const more = await Promise.allSettled(
+    Array.from({ length: 40 }, () => flooder.conn.request("ping", {})),
+  );
+  ok(more.some((r) => r.status === "rejected" && code("FLOODING")(r.reason)));
+  await flooder.conn.closed;
+  const ok1 = await alice.conn.request("send", { text: "still fine" });
+  ok(ok1.msgId > 0);
+  ok(s.logs.some((l) => l.includes('"event":"flooding"')));
+});
+
+Deno.test("failed logins are throttled per account and per address", async () => {
+  await using s = await startTestServer(kv, ["--login-limit", "3", "--address-limit", "5"]);
+  const c = await s.connect();
+  for (const name of ["alice", "bob"]) {
+    await c.conn.request("register", { name, password: "password1", nickname: name });
+  }
+  for (let i = 0; i < 3; i++) {
+    await rejects(
+      c.conn.request("login", { name: "alice", password: "nope-nope" }),
+      code("WRONG_PASSWORD"),
+    );
+  }
+  const locked = await c.conn.request("login", { name: "alice", password: "password1" }).catch((
+    e,
+  ) => e);
+  ok(code("LOGIN_THROTTLED")(locked), String(locked));
+  ok(locked.retryAfter > 200 && locked.retryAfter <= 300, `retryAfter ${locked.retryAfter}`);
+  ok(/try again in \d+ s/.test(locked.message));
+  await c.conn.request("login", { name: "bob", password: "password1" });
+  await c.conn.request("logout", {});
+  for (let i = 0; i < 2; i++) {
+    await rejects(
+      c.conn.request("login", { name: "nobody", password: "password1" }),
+      code("UNKNOWN_USER"),
+    );
+  }
+  await rejects(
+    c.conn.request("login", { name: "bob", password: "password1" }),
+    code("LOGIN_THROTTLED"),
+  );
+});
+
+Deno.test("a client that stops reading is cut off; memory stays bounded; it is told why later", async () => {
+  await using s = await startTestServer(kv, ["--send-queue", "65536", "--rate", "0"]);
+  const alice = await s.user("alice");
+  const carol = await s.user("carol");
+  const slow = await rawUser(s.port, "bob");
+  const before = Deno.memoryUsage().rss;
+  const text = "x".repeat(3900);
+  const sent: number[] = [];
+  const inFlight = new Set<Promise<void>>();
+  const deadline = Date.now() + 20_000;
+  while (!s.logs.some((l) => l.includes('"slow_consumer"'))) {
+    ok(Date.now() < deadline, "cut off in time");
+    const p: Promise<void> = alice.conn.request("send", { text })
+      .then((r) => void sent.push(r.msgId))
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
+    if (inFlight.size >= 32) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+  const grown = Deno.memoryUsage().rss - before;
+  ok(grown < 200 * 1024 * 1024, `server memory grew by ${grown} bytes`);
+  slow.close();
+  await carol.waitFor(
+    () => carol.messages().length === sent.length,
+    "carol got every message",
+    20_000,
+  );
+  const back = await s.connect();
+  const result = await back.conn.request("login", { name: "bob", password: "password1" });
+  ok(result.notice?.includes("slow consumer"), result.notice);
+  const backlog = await back.next("backlog");
+  ok(backlog.group + backlog.skipped >= 1, "what it missed is still deliverable");
+});
+
+Deno.test("the sender is always the session's user", async () => {
+  await using s = await startTestServer(kv);
+  const bob = await s.user("bob");
+  const raw = await rawUser(s.port, "mallory");
+  await raw.write(
+    encodeMessage({ type: "send", id: 9, text: "I am bob", from: "bob", nick: "BOB" }),
+  );
+  equal((await raw.read())?.type, "ok");
+  const got = await bob.next("message");
+  deepStrictEqual([got.msg.from, got.msg.nick], ["mallory", "mallory"]);
+  await raw.write(encodeMessage({ type: "logout", id: 10 }));
+  await raw.read();
+  await raw.write(encodeMessage({ type: "send", id: 11, text: "after logout" }));
+  equal((await raw.read())?.code, "NOT_LOGGED_IN");
+  raw.close();
+});
+
+Deno.test("TLS: the server serves over TLS with a certificate; clients trust a private CA", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const openssl = (args: string[]) =>
+      new Deno.Command("openssl", { args, cwd: dir, stdout: "null", stderr: "null" }).output();
+    await openssl([
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=test CA",
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.pem",
+    ]);
+    await openssl([
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-subj",
+      "/CN=localhost",
+      "-keyout",
+      "server.key",
+      "-out",
+      "server.csr",
+    ]);
+    await Deno.writeTextFile(`${dir}/ext.cnf`, "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
+    await openssl([
+      "x509",
+      "-req",
+      "-in",
+      "server.csr",
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-days",
+      "1",
+      "-extfile",
+      "ext.cnf",
+      "-out",
+      "server.pem",
+    ]);
+    await using s = await startTestServer(kv, [
+      "--tls-cert",
+      `${dir}/server.pem`,
+      "--tls-key",
+      `${dir}/server.key`,
+    ]);
+    const caCerts = [await Deno.readTextFile(`${dir}/ca.pem`)];
+    const conn = await ChatConnection.open({ host: "localhost", port: s.port, tls: true, caCerts });
+    const reg = await conn.request("register", {
+      name: "alice",
+      password: "password1",
+      nickname: "A",
+    });
+    equal(reg.user.name, "alice");
+    await rejects(
+      ChatConnection.open({ host: "localhost", port: s.port, tls: true, timeoutMs: 3000 }),
+      "an unknown CA is refused",
+    );
+    const plain = await rawConnect(s.port);
+    await plain.write(encodeMessage({ type: "hello", id: 1, protocol: 1 }));
+    equal(await plain.read().catch(() => null), null, "plain TCP gets nowhere");
+    plain.close();
+    const again = await conn.request("login", { name: "alice", password: "password1" });
+    equal(again.user.name, "alice", "the server kept serving");
+    conn.close();
+    await conn.closed;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("shutdown under load loses no acknowledged message", async () => {
+  const dir = await Deno.makeTempDir();
+  const args = ["--port", "0", "--kv", `${dir}/load.kv`, "--rate", "0"];
+  try {
+    const acked: number[] = [];
+    {
+      await using server = await spawnServer(args);
+      const senders: TestClient[] = [];
+      for (const name of ["sender1", "sender2", "sender3"]) {
+        const c = await TestClient.open(server.port);
+        await c.conn.request("register", { name, password: "password1", nickname: name });
+        await c.conn.request("login", { name, password: "password1" });
+        senders.push(c);
+      }
+      const pumps = senders.map(async (c, i) => {
+        for (let n = 0;; n++) {
+          try {
+            acked.push((await c.conn.request("send", { text: `s${i}-${n}` })).msgId);
+          } catch {
+            return;
+          }
+        }
+      });
+      await sleep(300);
+      equal((await server.stop("SIGTERM")).code, 0);
+      await Promise.all(pumps);
+    }
+    ok(acked.length > 50, `${acked.length} acknowledged before the shutdown`);
+    await using server = await spawnServer(args);
+    const reader = await TestClient.open(server.port);
+    await reader.conn.request("login", { name: "sender1", password: "password1" });
+    const stored = new Set<number>();
+    let before: number | undefined;
+    for (;;) {
+      const page = await reader.conn.request("history", {
+        limit: 200,
+        ...(before ? { before } : {}),
+      });
+      for (const m of page.messages) stored.add(m.id);
+      if (!page.more) break;
+      before = page.messages[0].id;
+    }
+    const missing = acked.filter((id) => !stored.has(id));
+    deepStrictEqual(missing, [], "every acknowledged message is stored");
+    reader.close();
+    await reader.conn.closed;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
