@@ -434,6 +434,7 @@ export function formatWelcome(result: LoginResult, o: FormatOptions): string[] {
     : `Online: ${others.map((u) => who(u, o)).join(", ")}.`;
   return [
     formatInfo(`Logged in as ${displayName(result.user)}.`, o),
+    ...(result.notice ? [formatNotice(result.notice, o)] : []),
     list,
     paint(
       o.color,

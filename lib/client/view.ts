@@ -208,6 +208,7 @@ export function lineView(): View {
     message,
     welcome: (result) => [
       lineOf("OK", "login", `Logged in as ${displayName(result.user)}.`),
+      ...(result.notice ? [lineOf("NOTICE", result.notice)] : []),
     ],
     users: (users) => users.map((u) => lineOf("USER", u.name, u.nickname)),
     count: (c) => [lineOf("COUNT", c.users, c.sessions)],

@@ -2,8 +2,9 @@
  * Questions asked of the user, behind one small interface so that flows (the menus) run
  * the same against a real terminal, a pipe, or a test script:
  *
- * - {@linkcode InquirerPrompter}: interactive prompts of `@inquirer/prompts` (arrow keys or
- *   number keys in lists, hidden password);
+ * - `InquirerPrompter` (in `inquirer_prompter.ts`, so that this module does not load the
+ *   npm package): interactive prompts of `@inquirer/prompts` (arrow keys or number keys in
+ *   lists, hidden password);
  * - {@linkcode LinePrompter}: one line of input per question from any {@linkcode LineSource}
  *   (stdin that is not a terminal, or the chat screen's input line).
  *
@@ -12,8 +13,6 @@
  *
  * @module
  */
-
-import { input, password, select } from "@inquirer/prompts";
 
 /** One entry of a list question. */
 export interface Choice {
@@ -50,63 +49,6 @@ export class EndOfInput extends Error {
   constructor(message = "End of input") {
     super(message);
     this.name = "EndOfInput";
-  }
-}
-
-/**
- * Prompts on the terminal with `@inquirer/prompts`. Ctrl-C becomes {@linkcode EndOfInput}.
- *
- * @example
- * ```ts
- * const choice = await new InquirerPrompter().select("Main menu", [{ name: "Exit", value: "exit" }]);
- * ```
- */
-export class InquirerPrompter implements Prompter {
-  async select(
-    message: string,
-    choices: readonly Choice[],
-    options: { default?: string } = {},
-  ): Promise<string> {
-    return await guard(() =>
-      select({
-        message,
-        choices: choices.map((c) => ({ name: c.name, value: c.value })),
-        default: options.default,
-        theme: { indexMode: "number" },
-      })
-    );
-  }
-
-  async input(message: string, options: InputOptions = {}): Promise<string> {
-    return await guard(() =>
-      input({
-        message,
-        default: options.default,
-        validate: toInquirer(options.validate),
-      })
-    );
-  }
-
-  async password(message: string, options: InputOptions = {}): Promise<string> {
-    return await guard(() =>
-      password({ message, mask: "*", validate: toInquirer(options.validate) })
-    );
-  }
-}
-
-function toInquirer(validate: InputOptions["validate"]) {
-  return validate ? (answer: string) => validate(answer) ?? true : undefined;
-}
-
-async function guard<T>(ask: () => Promise<T>): Promise<T> {
-  try {
-    return await ask();
-  } catch (error) {
-    // ExitPromptError (Ctrl-C) and AbortPromptError: the user is leaving.
-    if (error instanceof Error && /^(Exit|Abort|Cancel)PromptError$/.test(error.name)) {
-      throw new EndOfInput(error.message);
-    }
-    throw error;
   }
 }
 
