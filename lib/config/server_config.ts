@@ -47,6 +47,9 @@ export interface ServerConfig {
   loginLimit: number;
   addressLimit: number;
   loginWindowMs: number;
+  /** Port of the HTTP metrics and health listener; absent: off. */
+  metricsPort?: number;
+  metricsHost: string;
   /** PEM files for TLS; both or neither. */
   tlsCert?: string;
   tlsKey?: string;
@@ -297,6 +300,8 @@ export function parseServerConfig(
     loginLimit: o["login-limit"] as number,
     addressLimit: o["address-limit"] as number,
     loginWindowMs: (o["login-window"] as number) * 1000,
+    metricsPort: o["metrics-port"] as number | undefined,
+    metricsHost: o["metrics-host"] as string,
     tlsCert,
     tlsKey,
     logLevel: o["log-level"] as LogLevel,

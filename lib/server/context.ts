@@ -9,6 +9,7 @@ import type { Store } from "../store/store.ts";
 import type { Hub } from "./hub.ts";
 import type { LoginThrottle } from "./limits.ts";
 import type { Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
 import type { Session } from "./session.ts";
 
 /** The parts of a running node that handlers use. */
@@ -17,6 +18,7 @@ export interface Core {
   readonly store: Store;
   readonly hub: Hub;
   readonly log: Logger;
+  readonly metrics: Metrics;
   /** The clock (injected in tests). */
   now(): number;
   /** Names known to exist, so private sends skip a store lookup. */

@@ -110,6 +110,7 @@ export function reportError(
     });
     chatError = new ChatError("INTERNAL", "Internal server error; try again");
   }
+  core.metrics.error(chatError.code);
   session.send({
     type: "error",
     ...(re === undefined ? {} : { re }),

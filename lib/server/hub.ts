@@ -13,6 +13,7 @@ import { encodeMessage } from "../protocol/codec.ts";
 import type { ChatMessage, OfflineReason, ServerMessage, UserInfo } from "../protocol/messages.ts";
 import type { ClusterEvent, OnlineCounts, Store } from "../store/store.ts";
 import type { Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
 import type { Session } from "./session.ts";
 
 interface LocalUser {
@@ -33,7 +34,10 @@ export class Hub {
   readonly #users = new Map<string, LocalUser>();
   #acks = new Map<string, number>();
 
-  constructor(store: Store, log: Logger, maxFrame: number) {
+  readonly #metrics: Metrics;
+
+  constructor(store: Store, log: Logger, maxFrame: number, metrics: Metrics) {
+    this.#metrics = metrics;
     this.#store = store;
     this.#log = log;
     this.#maxFrame = maxFrame;
@@ -54,6 +58,11 @@ export class Hub {
   /** Logged-in sessions on this node. */
   get localSessions(): number {
     return this.#live.size;
+  }
+
+  /** Users with a session on this node. */
+  get localUsers(): number {
+    return this.#users.size;
   }
 
   /** Whether `name` has a session on this node. */
@@ -127,6 +136,7 @@ export class Hub {
   broadcastAll(message: ServerMessage): void {
     const frame = encodeMessage(message, this.#maxFrame);
     for (const session of this.connections) session.outbox.push(frame);
+    this.#metrics.frameOut(message.type, this.connections.size);
   }
 
   #reportSessions(): void {
@@ -135,6 +145,7 @@ export class Hub {
 
   #onClusterEvent(event: ClusterEvent, origin: string | undefined): void {
     const frame = encodeMessage(event, this.#maxFrame);
+    this.#metrics.frameOut(event.type, this.#live.size);
     if (event.type === "presence") {
       // A user's own sessions are not told that they came or went.
       for (const session of this.#live) {

@@ -26,6 +26,7 @@ export class Outbox {
   readonly #maxBytes: number;
   readonly #onOverflow: () => void;
   readonly #onError: (error: unknown) => void;
+  readonly #onWritten: (bytes: number) => void;
   #chunks: Uint8Array[] = [];
   #queued = 0;
   #writing = false;
@@ -37,8 +38,10 @@ export class Outbox {
     maxBytes: number,
     onOverflow: () => void,
     onError: (error: unknown) => void = () => {},
+    onWritten: (bytes: number) => void = () => {},
   ) {
     this.#writer = writer;
+    this.#onWritten = onWritten;
     this.#maxBytes = maxBytes;
     this.#onOverflow = onOverflow;
     this.#onError = onError;
@@ -104,6 +107,7 @@ export class Outbox {
           offset += await this.#writer.write(offset === 0 ? data : data.subarray(offset));
         }
         this.#queued -= data.length;
+        this.#onWritten(data.length);
       }
     } catch (error) {
       this.close();

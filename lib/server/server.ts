@@ -17,6 +17,7 @@ import { dispatch, reportError } from "./dispatch.ts";
 import { Hub } from "./hub.ts";
 import { LoginThrottle, Strikes, TokenBucket } from "./limits.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { instrumentStore, Metrics } from "./metrics.ts";
 import { Outbox } from "./outbox.ts";
 import { Session } from "./session.ts";
 
@@ -58,7 +59,9 @@ export async function startServer(
   deps: ServerDeps = {},
 ): Promise<ChatServer> {
   const log = deps.log ?? createLogger(config.logLevel);
-  const store = deps.store ?? await openStore(config, log);
+  const metrics = new Metrics();
+  const rawStore = deps.store ?? await openStore(config, log);
+  const store = instrumentStore(rawStore, metrics);
   let listener: Deno.Listener;
   try {
     listener = config.tlsCert && config.tlsKey
@@ -71,17 +74,18 @@ export async function startServer(
       })
       : Deno.listen({ hostname: config.host, port: config.port, transport: "tcp" });
   } catch (error) {
-    if (!deps.store) await store[Symbol.asyncDispose]();
+    if (!deps.store) await rawStore[Symbol.asyncDispose]();
     throw error;
   }
   const now = deps.now ?? Date.now;
-  const hub = new Hub(store, log, config.maxFrame);
+  const hub = new Hub(store, log, config.maxFrame, metrics);
   const throttle = (limit: number) => new LoginThrottle({ limit, windowMs: config.loginWindowMs });
   const core: Core = {
     config,
     store,
     hub,
     log,
+    metrics,
     now,
     knownUsers: new Set(),
     accountThrottle: throttle(config.loginLimit),
@@ -95,6 +99,7 @@ export async function startServer(
 
   const serve = async (conn: Deno.Conn) => {
     const key = `${config.nodeId}#${++serial}`;
+    metrics.accepted++;
     const addr = conn.remoteAddr as Deno.NetAddr;
     const remote = `${addr.hostname}:${addr.port}`;
     let open = true;
@@ -108,16 +113,31 @@ export async function startServer(
       }
     };
     if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
-    const outbox = new Outbox(conn, config.sendQueueBytes, () => {
-      const user = session.user?.name;
-      log.warn("slow_consumer", { user, remote, queued: outbox.queuedBytes });
-      if (user) {
-        core.slowConsumers.set(user, now());
-        if (core.slowConsumers.size > 100_000) core.slowConsumers.clear();
-      }
-      closeTransport();
-    }, closeTransport);
-    const session = new Session(key, remote, now(), outbox, config.maxFrame, closeTransport);
+    const outbox = new Outbox(
+      conn,
+      config.sendQueueBytes,
+      () => {
+        const user = session.user?.name;
+        log.warn("slow_consumer", { user, remote, queued: outbox.queuedBytes });
+        metrics.slowConsumers++;
+        if (user) {
+          core.slowConsumers.set(user, now());
+          if (core.slowConsumers.size > 100_000) core.slowConsumers.clear();
+        }
+        closeTransport();
+      },
+      closeTransport,
+      (bytes) => metrics.bytesOut += bytes,
+    );
+    const session = new Session(
+      key,
+      remote,
+      now(),
+      outbox,
+      config.maxFrame,
+      closeTransport,
+      metrics,
+    );
     session.loginDeadline = now() + config.loginTimeoutMs;
     session.bucket = new TokenBucket(config.rate, config.burst, now());
     session.strikes = new Strikes(2 * config.burst, now());
@@ -150,6 +170,9 @@ export async function startServer(
             reportError(core, session, error, undefined);
             break reading;
           }
+          metrics.frameIn(
+            typeof value.type === "string" && value.type.length <= 16 ? value.type : "?",
+          );
           if (stopping) {
             reportError(
               core,
@@ -230,6 +253,10 @@ export async function startServer(
     }
   })();
 
+  const monitor = config.metricsPort === undefined
+    ? undefined
+    : startMonitor(config, store, hub, metrics, log);
+
   const addr = listener.addr as Deno.NetAddr;
   log.info("listening", {
     host: addr.hostname,
@@ -255,7 +282,8 @@ export async function startServer(
       }
       await withTimeout(Promise.allSettled([...connections]), SHUTDOWN_GRACE_MS + 1000);
       await hub.flushAcks();
-      if (!deps.store) await store[Symbol.asyncDispose]();
+      await monitor?.stop();
+      if (!deps.store) await rawStore[Symbol.asyncDispose]();
       log.info("stopped");
     })();
     return stopping;
@@ -264,10 +292,63 @@ export async function startServer(
   return { addr, nodeId: config.nodeId, shutdown, [Symbol.asyncDispose]: () => shutdown() };
 }
 
-function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+/** The HTTP listener of /metrics and /healthz, and the event-loop lag probe. */
+function startMonitor(
+  config: ServerConfig,
+  store: Store,
+  hub: Hub,
+  metrics: Metrics,
+  log: Logger,
+): { stop(): Promise<void> } {
+  const LAG_PROBE_MS = 100;
+  let expected = performance.now() + LAG_PROBE_MS;
+  const probe = setInterval(() => {
+    const now = performance.now();
+    metrics.eventLoopLag = Math.max(metrics.eventLoopLag, Math.max(0, now - expected) / 1000);
+    expected = now + LAG_PROBE_MS;
+  }, LAG_PROBE_MS);
+  const http = Deno.serve({
+    hostname: config.metricsHost,
+    port: config.metricsPort,
+    onListen: ({ port }) => log.info("metrics_listening", { host: config.metricsHost, port }),
+  }, async (request) => {
+    const path = new URL(request.url).pathname;
+    if (path === "/metrics") {
+      let queuedBytes = 0;
+      for (const session of hub.connections) queuedBytes += session.outbox.queuedBytes;
+      const body = metrics.render({
+        connections: hub.connections.size,
+        sessions: hub.localSessions,
+        localUsers: hub.localUsers,
+        queuedBytes,
+      });
+      return new Response(body, { headers: { "content-type": "text/plain; version=0.0.4" } });
+    }
+    if (path === "/healthz") {
+      try {
+        await withTimeout(store.ping(), 2000, true);
+        return new Response(`ok ${store.backend}\n`);
+      } catch (error) {
+        return new Response(`store unreachable: ${error}\n`, { status: 503 });
+      }
+    }
+    return new Response("not found\n", { status: 404 });
+  });
+  return {
+    async stop() {
+      clearInterval(probe);
+      await http.shutdown();
+    },
+  };
+}
+
+/** Waits for `promise` at most `ms`; then resolves, or rejects when `fail` is set. */
+function withTimeout(promise: Promise<unknown>, ms: number, fail = false): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   return Promise.race([
     promise.then(() => {}),
-    new Promise<void>((resolve) => timer = setTimeout(resolve, ms)),
+    new Promise<void>((resolve, reject) =>
+      timer = setTimeout(() => fail ? reject(new Error("timed out")) : resolve(), ms)
+    ),
   ]).finally(() => clearTimeout(timer));
 }

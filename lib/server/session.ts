@@ -10,6 +10,7 @@ import { encodeMessage } from "../protocol/codec.ts";
 import type { ErrorCode } from "../protocol/errors.ts";
 import type { ChatMessage, OfflineReason, ServerMessage, UserInfo } from "../protocol/messages.ts";
 import type { Strikes, TokenBucket } from "./limits.ts";
+import type { Metrics } from "./metrics.ts";
 import type { Outbox } from "./outbox.ts";
 
 /** Where a connection stands: before `hello`, greeted but not logged in, logged in, gone. */
@@ -33,6 +34,7 @@ export class Session {
   readonly outbox: Outbox;
   readonly #maxFrame: number;
   readonly #closeTransport: () => void;
+  readonly #metrics: Metrics;
   phase: Phase = "greeting";
   user: UserInfo | null = null;
   tokenHash: string | null = null;
@@ -60,7 +62,9 @@ export class Session {
     outbox: Outbox,
     maxFrame: number,
     closeTransport: () => void,
+    metrics: Metrics,
   ) {
+    this.#metrics = metrics;
     this.key = key;
     this.remote = remote;
     this.address = remote.slice(0, remote.lastIndexOf(":"));
@@ -74,7 +78,9 @@ export class Session {
 
   /** Encodes and queues one message. */
   send(message: ServerMessage): void {
-    if (this.phase !== "closed") this.outbox.push(encodeMessage(message, this.#maxFrame));
+    if (this.phase === "closed") return;
+    this.#metrics.frameOut(message.type);
+    this.outbox.push(encodeMessage(message, this.#maxFrame));
   }
 
   /**
@@ -93,7 +99,9 @@ export class Session {
       this.held.push({ message, frame });
       return;
     }
-    if (this.outbox.push(frame) && message.id > this.maxSentId) this.maxSentId = message.id;
+    if (!this.outbox.push(frame)) return;
+    this.#metrics.deliveries++;
+    if (message.id > this.maxSentId) this.maxSentId = message.id;
   }
 
   /**
@@ -122,6 +130,7 @@ export class Session {
           await this.outbox.drained();
         }
         if (!this.outbox.push(frame)) return written;
+        this.#metrics.deliveries++;
         if (message.id > this.maxSentId) this.maxSentId = message.id;
         written++;
       }

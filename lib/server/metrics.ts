@@ -1,0 +1,202 @@
+/**
+ * Counters and gauges of one node, rendered in the Prometheus text format. Updating a
+ * counter is a field increment or one map lookup, cheap enough for the hot paths.
+ *
+ * @module
+ */
+
+import type { Store } from "../store/store.ts";
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5];
+
+interface Histogram {
+  buckets: number[];
+  sum: number;
+  count: number;
+}
+
+/** Gauges read at scrape time. */
+export interface Gauges {
+  connections: number;
+  sessions: number;
+  localUsers: number;
+  queuedBytes: number;
+}
+
+/**
+ * The node's metrics.
+ *
+ * @example
+ * ```ts
+ * const metrics = new Metrics();
+ * metrics.frameIn("send");
+ * metrics.render({ connections: 1, sessions: 1, localUsers: 1, queuedBytes: 0 });
+ * ```
+ */
+export class Metrics {
+  readonly #framesIn = new Map<string, number>();
+  readonly #framesOut = new Map<string, number>();
+  readonly #errors = new Map<string, number>();
+  readonly #storeOps = new Map<string, Histogram>();
+  /** Chat messages written to recipients (one per recipient). */
+  deliveries = 0;
+  /** Bytes written to sockets. */
+  bytesOut = 0;
+  /** Connections accepted since start. */
+  accepted = 0;
+  /** Sessions cut off for not reading. */
+  slowConsumers = 0;
+  /** Longest event-loop delay seen since the last scrape, seconds. */
+  eventLoopLag = 0;
+
+  /** Counts a received frame by message type. */
+  frameIn(type: string): void {
+    this.#framesIn.set(type, (this.#framesIn.get(type) ?? 0) + 1);
+  }
+
+  /** Counts sent frames by type. */
+  frameOut(type: string, n = 1): void {
+    this.#framesOut.set(type, (this.#framesOut.get(type) ?? 0) + n);
+  }
+
+  /** Counts an error reply by code. */
+  error(code: string): void {
+    this.#errors.set(code, (this.#errors.get(code) ?? 0) + 1);
+  }
+
+  /** Records how long a store operation took. */
+  storeOp(op: string, seconds: number): void {
+    let histogram = this.#storeOps.get(op);
+    if (!histogram) {
+      histogram = { buckets: LATENCY_BUCKETS.map(() => 0), sum: 0, count: 0 };
+      this.#storeOps.set(op, histogram);
+    }
+    for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
+      if (seconds <= LATENCY_BUCKETS[i]) histogram.buckets[i]++;
+    }
+    histogram.sum += seconds;
+    histogram.count++;
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  render(gauges: Gauges): string {
+    const out: string[] = [];
+    const metric = (name: string, type: string, help: string, rows: [string, number][]) => {
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+      for (const [labels, value] of rows) out.push(`${name}${labels} ${value}`);
+    };
+    const labelled = (label: string, map: Map<string, number>): [string, number][] =>
+      [...map].map(([key, value]) => [`{${label}="${key}"}`, value]);
+    metric("imchat_connections", "gauge", "Open connections.", [["", gauges.connections]]);
+    metric("imchat_sessions", "gauge", "Logged-in sessions on this node.", [["", gauges.sessions]]);
+    metric("imchat_users", "gauge", "Users with a session on this node.", [[
+      "",
+      gauges.localUsers,
+    ]]);
+    metric("imchat_queued_bytes", "gauge", "Bytes waiting in outbound queues.", [[
+      "",
+      gauges.queuedBytes,
+    ]]);
+    metric("imchat_connections_accepted_total", "counter", "Connections accepted.", [[
+      "",
+      this.accepted,
+    ]]);
+    metric(
+      "imchat_frames_in_total",
+      "counter",
+      "Frames received, by type.",
+      labelled("type", this.#framesIn),
+    );
+    const framesOut = new Map(this.#framesOut).set("message", this.deliveries);
+    metric(
+      "imchat_frames_out_total",
+      "counter",
+      "Frames sent, by type.",
+      labelled("type", framesOut),
+    );
+    metric("imchat_deliveries_total", "counter", "Chat messages written to recipients.", [[
+      "",
+      this.deliveries,
+    ]]);
+    metric("imchat_bytes_out_total", "counter", "Bytes written to clients.", [["", this.bytesOut]]);
+    metric("imchat_slow_consumers_total", "counter", "Sessions cut off for not reading.", [[
+      "",
+      this.slowConsumers,
+    ]]);
+    metric(
+      "imchat_errors_total",
+      "counter",
+      "Error replies, by code.",
+      labelled("code", this.#errors),
+    );
+    out.push(
+      "# HELP imchat_store_op_seconds Store operation latency.",
+      "# TYPE imchat_store_op_seconds histogram",
+    );
+    for (const [op, h] of this.#storeOps) {
+      LATENCY_BUCKETS.forEach((le, i) =>
+        out.push(`imchat_store_op_seconds_bucket{op="${op}",le="${le}"} ${h.buckets[i]}`)
+      );
+      out.push(`imchat_store_op_seconds_bucket{op="${op}",le="+Inf"} ${h.count}`);
+      out.push(`imchat_store_op_seconds_sum{op="${op}"} ${h.sum}`);
+      out.push(`imchat_store_op_seconds_count{op="${op}"} ${h.count}`);
+    }
+    metric(
+      "imchat_event_loop_lag_seconds",
+      "gauge",
+      "Longest event-loop delay since last scrape.",
+      [[
+        "",
+        this.eventLoopLag,
+      ]],
+    );
+    this.eventLoopLag = 0;
+    return out.join("\n") + "\n";
+  }
+}
+
+/** The store methods whose latency is recorded. */
+const TIMED: readonly (keyof Store & string)[] = [
+  "createUser",
+  "getUser",
+  "getUsers",
+  "setNickname",
+  "saveToken",
+  "lookupToken",
+  "revokeToken",
+  "append",
+  "join",
+  "leave",
+  "online",
+  "counts",
+  "backlog",
+  "acknowledge",
+  "history",
+  "top",
+];
+
+/**
+ * Wraps a store so every operation's latency lands in `metrics`; everything else passes
+ * through untouched.
+ */
+export function instrumentStore(store: Store, metrics: Metrics): Store {
+  const wrapped = new Map<PropertyKey, unknown>();
+  for (const op of TIMED) {
+    const method = (store[op] as (...args: unknown[]) => Promise<unknown>).bind(store);
+    wrapped.set(op, async (...args: unknown[]) => {
+      const start = performance.now();
+      try {
+        return await method(...args);
+      } finally {
+        metrics.storeOp(op, (performance.now() - start) / 1000);
+      }
+    });
+  }
+  return new Proxy(store, {
+    get(target, key) {
+      if (wrapped.has(key)) return wrapped.get(key);
+      const value = Reflect.get(target, key, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
