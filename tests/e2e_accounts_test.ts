@@ -113,6 +113,26 @@ const cases: Case[] = [
     ok(sent.msgId > 0);
   }],
 
+  ["frames before an oversized header in the same write are still answered", async (backend) => {
+    await using s = await startTestServer(backend);
+    const raw = await rawConnect(s.port);
+    await raw.write(
+      new Uint8Array([
+        ...encodeMessage({ type: "hello", id: 1, protocol: 1 }),
+        ...encodeMessage({ type: "ping", id: 2 }),
+        0x7f,
+        0xff,
+        0xff,
+        0xff,
+      ]),
+    );
+    equal((await raw.read())?.re, 1);
+    deepStrictEqual(await raw.read(), { type: "ok", re: 2 });
+    equal((await raw.read())?.code, "FRAME_TOO_LARGE");
+    equal(await raw.read(), null);
+    raw.close();
+  }],
+
   ["invalid messages get an error reply and the connection stays open", async (backend) => {
     await using s = await startTestServer(backend);
     const raw = await rawConnect(s.port);

@@ -103,6 +103,47 @@ const cases: Case[] = [
     equal(big.messages.length, 25, "limit is capped at 200, here all 25");
   }],
 
+  [
+    "a history page never exceeds the frame limit; paging still reaches everything",
+    async (backend) => {
+      await using s = await startTestServer(backend);
+      const alice = await s.user("alice");
+      const text = "é".repeat(4000); // 8000 bytes of UTF-8 each
+      const ids: number[] = [];
+      for (let i = 0; i < 20; i++) ids.push((await alice.conn.request("send", { text })).msgId);
+      const seen: number[] = [];
+      let before: number | undefined;
+      let pages = 0;
+      for (;;) {
+        const page = await alice.conn.request("history", {
+          limit: 20,
+          ...(before ? { before } : {}),
+        });
+        pages++;
+        ok(
+          page.messages.length > 0 && page.messages.length < 20,
+          `page of ${page.messages.length}`,
+        );
+        seen.unshift(...page.messages.map((m) => m.id));
+        if (!page.more) break;
+        before = page.messages[0].id;
+      }
+      ok(pages >= 3);
+      deepStrictEqual(seen, ids);
+    },
+  ],
+
+  ["the online list says how many are online in all", async (backend) => {
+    await using s = await startTestServer(backend);
+    for (const name of ["alice", "bob", "carol"]) await s.user(name);
+    const dave = await s.user("dave");
+    const some = await dave.conn.request("users", { limit: 2 });
+    deepStrictEqual(some.users.map((u) => u.name), ["alice", "bob"]);
+    equal(some.total, 4);
+    const all = await dave.conn.request("users", {});
+    deepStrictEqual(all.users.map((u) => u.name), ["alice", "bob", "carol", "dave"]);
+  }],
+
   ["private history only shows conversations you are part of", async (backend) => {
     await using s = await startTestServer(backend);
     const alice = await s.user("alice");

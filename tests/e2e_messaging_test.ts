@@ -213,6 +213,25 @@ const cases: Case[] = [
     equal(again.away, true);
   }],
 
+  ["your own group messages are not delivered back to you as missed", async (backend) => {
+    await using s = await startTestServer(backend);
+    await registerOnly(s, "bob");
+    let alice = await s.user("alice");
+    await alice.next("backlog");
+    await alice.conn.request("send", { text: "mine" });
+    await alice.conn.request("logout", {});
+    alice.close();
+    alice = await login(s, "alice");
+    deepStrictEqual(await alice.next("backlog"), {
+      type: "backlog",
+      private: 0,
+      group: 0,
+      skipped: 0,
+    });
+    const bob = await login(s, "bob");
+    equal((await bob.next("message")).msg.text, "mine");
+  }],
+
   ["resume with the token delivers what was missed; logout revokes it", async (backend) => {
     await using s = await startTestServer(backend);
     const alice = await s.user("alice");

@@ -111,12 +111,12 @@ Deno.test("FrameDecoder rejects an oversized length from the header alone", () =
   deepStrictEqual(split.push(header.subarray(0, 2)), []);
   throws(() => split.push(header.subarray(2)), chatError("FRAME_TOO_LARGE"));
 
-  // After earlier complete frames in the same chunk.
+  // After earlier complete frames in the same chunk: those frames come out first, the
+  // failure is kept, and the next push throws it.
   const later = new FrameDecoder(65536);
-  throws(
-    () => later.push(concat(encodeFrame(new Uint8Array([1])), header)),
-    chatError("FRAME_TOO_LARGE"),
-  );
+  deepStrictEqual(plain(later.push(concat(encodeFrame(new Uint8Array([1])), header))), [[1]]);
+  strictEqual(later.failure?.code, "FRAME_TOO_LARGE");
+  throws(() => later.push(new Uint8Array([0])), chatError("FRAME_TOO_LARGE"));
 
   // The largest length a header can carry is read as unsigned, not negative.
   throws(

@@ -270,6 +270,16 @@ export function parseServerConfig(
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
     throw new UsageError("The Redis URL must start with redis:// or rediss://");
   }
+  const maxText = o["max-text"] as number;
+  const maxFrame = o["max-frame"] as number;
+  // A message event carries the text JSON-escaped (up to 6 bytes per character) plus fields.
+  if (maxText * 6 + 1024 > maxFrame) {
+    throw new UsageError(
+      `--max-frame ${maxFrame} is too small for --max-text ${maxText}: it needs at least ${
+        maxText * 6 + 1024
+      }`,
+    );
+  }
   const tlsCert = o["tls-cert"] as string | undefined;
   const tlsKey = o["tls-key"] as string | undefined;
   if ((tlsCert === undefined) !== (tlsKey === undefined)) {
@@ -283,8 +293,8 @@ export function parseServerConfig(
     redisPrefix: o["redis-prefix"] as string,
     nodeId,
     nodeTtlMs: (o["node-ttl"] as number) * 1000,
-    maxFrame: o["max-frame"] as number,
-    maxText: o["max-text"] as number,
+    maxFrame,
+    maxText,
     backlogLimit: o["backlog-limit"] as number,
     retention: {
       groupMax: o["group-retention"] as number,

@@ -53,6 +53,7 @@ export class FrameDecoder {
   #headerFill = 0;
   #body: Uint8Array | null = null;
   #bodyFill = 0;
+  #failure: ChatError | null = null;
 
   constructor(maxFrame = DEFAULT_MAX_FRAME) {
     this.#maxFrame = maxFrame;
@@ -64,12 +65,34 @@ export class FrameDecoder {
   }
 
   /**
-   * Feeds one chunk and returns every frame it completes, in order.
+   * The error that ended decoding, when frames completed in the same chunk were returned
+   * first; further pushes throw it.
+   */
+  get failure(): ChatError | null {
+    return this.#failure;
+  }
+
+  /**
+   * Feeds one chunk and returns every frame it completes, in order. When the chunk also
+   * holds an oversized header after complete frames, those frames are returned and the
+   * error is kept in {@linkcode FrameDecoder.failure}.
    *
-   * @throws {ChatError} `FRAME_TOO_LARGE` when a header announces more than the maximum.
+   * @throws {ChatError} `FRAME_TOO_LARGE` when a header announces more than the maximum
+   * and no frame was completed before it (or on any push after a failure).
    */
   push(chunk: Uint8Array): Uint8Array[] {
+    if (this.#failure) throw this.#failure;
     const frames: Uint8Array[] = [];
+    try {
+      this.#decode(chunk, frames);
+    } catch (error) {
+      if (!(error instanceof ChatError) || frames.length === 0) throw error;
+      this.#failure = error;
+    }
+    return frames;
+  }
+
+  #decode(chunk: Uint8Array, frames: Uint8Array[]): void {
     let offset = 0;
     while (offset < chunk.length) {
       if (this.#body === null) {
@@ -106,7 +129,6 @@ export class FrameDecoder {
         this.#bodyFill = 0;
       }
     }
-    return frames;
   }
 
   #checkLength(length: number): void {

@@ -100,10 +100,11 @@ export interface AckNotice {
   upTo: number;
 }
 
-/** Lists online users. */
+/** Lists online users (at most `limit`, default and maximum 1000, fewer if the frame is full). */
 export interface UsersRequest {
   type: "users";
   id: RequestId;
+  limit?: number;
 }
 
 /** Counts online users and sessions. */
@@ -190,7 +191,10 @@ export interface LoginResult {
   user: UserInfo;
   token: string;
   tokenExpiresAt: number;
+  /** Users online (at most 200, sorted by name). */
   online: UserInfo[];
+  /** How many users are online in all. */
+  onlineTotal: number;
   /** Why the previous connection of this user was closed by the server, if it was. */
   notice?: string;
 }
@@ -203,7 +207,9 @@ export interface SendResult {
 
 /** Result of `users`. */
 export interface UsersResult {
+  /** Online users sorted by name; `total` says how many there are in all. */
   users: UserInfo[];
+  total: number;
 }
 
 /** Result of `count`. */

@@ -32,7 +32,7 @@ const SHAPES: Record<ClientType, Record<string, FieldSpec>> = {
   logout: { id: ID },
   send: { id: ID, to: opt("string", 256), text: req("string", MAX_FIELD) },
   ack: { upTo: req("uint") },
-  users: { id: ID },
+  users: { id: ID, limit: opt("uint") },
   count: { id: ID },
   nick: { id: ID, nickname: req("string", 256) },
   top: { id: ID, limit: opt("uint") },

@@ -32,7 +32,11 @@ export function dispatch(
     checkAccess(session, handler.access);
     if (message.type !== "ack" && message.type !== "pong") checkRate(core, session);
   } catch (error) {
-    reportError(core, session, error, re);
+    const notice = value.type === "ack" || value.type === "pong";
+    // Notices get no replies, not even errors, unless the connection must close.
+    if (!notice || (error instanceof ChatError && FATAL_CODES.has(error.code))) {
+      reportError(core, session, error, re);
+    }
     return { exclusive: false, done: Promise.resolve() };
   }
   const done = run(core, session, handler, message, re);
@@ -53,9 +57,15 @@ async function run(
       message,
     );
     if ("id" in message) session.send({ type: "ok", re: message.id, ...result } as OkReply);
-    for (const task of afterTasks) await task();
   } catch (error) {
     reportError(core, session, error, re);
+    return;
+  }
+  try {
+    for (const task of afterTasks) await task();
+  } catch (error) {
+    // The request was answered already: this is news about the connection, not a reply.
+    reportError(core, session, error, undefined);
   }
 }
 

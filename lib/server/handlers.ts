@@ -43,6 +43,32 @@ const HISTORY_MAX = 200;
 const TOP_DEFAULT = 5;
 const TOP_MAX = 50;
 const KNOWN_USERS_MAX = 100_000;
+const USERS_MAX = 1000;
+const LOGIN_ONLINE_MAX = 200;
+/** Room in a frame for everything of a reply but its list. */
+const REPLY_OVERHEAD = 1024;
+
+/**
+ * The longest prefix of `items` whose JSON fits in one frame next to the rest of a reply,
+ * so a long list never makes a reply too large to send.
+ */
+function fitFrame<T>(core: Core, items: T[]): T[] {
+  let budget = core.config.maxFrame - REPLY_OVERHEAD;
+  for (let i = 0; i < items.length; i++) {
+    budget -= utf8Length(JSON.stringify(items[i])) + 1;
+    if (budget < 0) return items.slice(0, i);
+  }
+  return items;
+}
+
+function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) bytes += c >= 0x800 && (c < 0xd800 || c > 0xdfff) ? 2 : c < 0x800 ? 1 : 0;
+  }
+  return bytes;
+}
 
 /** The command table. */
 export const HANDLERS: Table = {
@@ -183,8 +209,10 @@ export const HANDLERS: Table = {
 
   users: {
     access: "user",
-    async run({ core }): Promise<ResultMap["users"]> {
-      return { users: await core.hub.online() };
+    async run({ core }, message): Promise<ResultMap["users"]> {
+      const limit = Math.min(message.limit || USERS_MAX, USERS_MAX);
+      const { users, total } = await core.hub.online(limit);
+      return { users: fitFrame(core, users), total };
     },
   },
 
@@ -202,6 +230,7 @@ export const HANDLERS: Table = {
       const nickname = checkNickname(message.nickname);
       const user = session.user!;
       const old = user.nickname;
+      if (nickname === old) return { user: { ...user } };
       const result = await core.store.setNickname(user.name, nickname, session.key);
       if (result === "nick_taken") {
         throw new ChatError("NICK_TAKEN", `The nickname "${nickname}" is already taken`);
@@ -237,7 +266,11 @@ export const HANDLERS: Table = {
       let between: [string, string] | undefined;
       if (message.with !== undefined) between = [me, await existingUser(core, message.with)];
       const page = await core.store.history({ between, before: message.before, limit });
-      return { messages: page.messages.reverse(), more: page.more };
+      const messages = fitFrame(core, page.messages);
+      return {
+        messages: messages.reverse(),
+        more: page.more || messages.length < page.messages.length,
+      };
     },
   },
 
@@ -283,19 +316,23 @@ async function enter(
       message,
       frame: encodeMessage({ type: "message", msg: message, away: true }, core.config.maxFrame),
     });
-    await session.release([...backlog.private, ...backlog.group].map(encode));
+    // What you sent yourself is not news to you (history has it).
+    const group = backlog.group.filter((message) => message.from !== info.name);
+    await session.release([...backlog.private, ...group].map(encode));
     session.send({
       type: "backlog",
       private: backlog.private.length,
-      group: backlog.group.length,
+      group: group.length,
       skipped: backlog.skipped,
     });
   });
+  const online = await core.hub.online(LOGIN_ONLINE_MAX);
   const result: LoginResult = {
     user: info,
     token,
     tokenExpiresAt: core.now() + core.config.tokenTtlMs,
-    online: await core.hub.online(),
+    online: fitFrame(core, online.users),
+    onlineTotal: online.total,
   };
   if (core.slowConsumers.delete(info.name)) {
     result.notice = "Your previous connection was closed because it did not read messages " +

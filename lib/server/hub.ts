@@ -11,7 +11,7 @@
 
 import { encodeMessage } from "../protocol/codec.ts";
 import type { ChatMessage, OfflineReason, ServerMessage, UserInfo } from "../protocol/messages.ts";
-import type { ClusterEvent, OnlineCounts, Store } from "../store/store.ts";
+import type { ClusterEvent, OnlineCounts, OnlineList, Store } from "../store/store.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Session } from "./session.ts";
@@ -45,9 +45,9 @@ export class Hub {
     store.onEvent((event, origin) => this.#onClusterEvent(event, origin));
   }
 
-  /** Users online on any node. */
-  online(): Promise<UserInfo[]> {
-    return this.#store.online();
+  /** Up to `limit` users online on any node, and how many there are. */
+  online(limit: number): Promise<OnlineList> {
+    return this.#store.online(limit);
   }
 
   /** Online users and sessions on all nodes. */

@@ -167,6 +167,8 @@ export async function startServer(
             value = decodePayload(frame);
           } catch (error) {
             log.info("bad_frame", { remote, error: (error as Error).message });
+            // Answer what came before the bad frame, then close.
+            await Promise.allSettled([...inFlight]);
             reportError(core, session, error, undefined);
             break reading;
           }
@@ -192,6 +194,12 @@ export async function startServer(
             done.finally(() => inFlight.delete(done));
             if (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
           }
+        }
+        if (decoder.failure) {
+          log.info("bad_frame", { remote, error: decoder.failure.message });
+          await Promise.allSettled([...inFlight]);
+          reportError(core, session, decoder.failure, undefined);
+          break;
         }
       }
     } catch (error) {

@@ -22,6 +22,7 @@ import {
   type HistoryQuery,
   type NewMessage,
   type OnlineCounts,
+  type OnlineList,
   pairOf,
   type Retention,
   type SetNicknameResult,
@@ -200,8 +201,8 @@ export class KvStore implements Store {
     this.#presence.onEvent(listener);
   }
 
-  online(): Promise<UserInfo[]> {
-    return Promise.resolve(this.#presence.online());
+  online(limit: number): Promise<OnlineList> {
+    return Promise.resolve(this.#presence.online(limit));
   }
 
   setSessions(count: number): Promise<void> {

@@ -6,7 +6,7 @@
  */
 
 import type { OfflineReason, UserInfo } from "../protocol/messages.ts";
-import type { ClusterEvent, ClusterListener, OnlineCounts } from "./store.ts";
+import type { ClusterEvent, ClusterListener, OnlineCounts, OnlineList } from "./store.ts";
 
 /**
  * In-process presence registry.
@@ -60,8 +60,9 @@ export class LocalPresence {
     this.emit({ type: "nick", name, old, nickname }, origin);
   }
 
-  online(): UserInfo[] {
-    return [...this.#online.values()].map((user) => ({ ...user }));
+  online(limit: number): OnlineList {
+    const users = [...this.#online.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+    return { users: users.slice(0, limit).map((user) => ({ ...user })), total: users.length };
   }
 
   setSessions(count: number): void {

@@ -24,6 +24,7 @@ import {
   type HistoryQuery,
   type NewMessage,
   type OnlineCounts,
+  type OnlineList,
   pairOf,
   type Retention,
   type SetNicknameResult,
@@ -296,11 +297,32 @@ export class RedisStore implements Store {
     this.#eventListeners.push(listener);
   }
 
-  async online(): Promise<UserInfo[]> {
-    const rows = await this.#client.sendCommand<string[]>(["HGETALL", this.#key("online")]);
-    const out: UserInfo[] = [];
-    for (let i = 0; i < rows.length; i += 2) out.push({ name: rows[i], nickname: rows[i + 1] });
-    return out.sort((a, b) => (a.name < b.name ? -1 : 1));
+  async online(limit: number): Promise<OnlineList> {
+    const key = this.#key("online");
+    const total = Number(await this.#client.sendCommand<number>(["HLEN", key]));
+    const users: UserInfo[] = [];
+    const take = (rows: string[]) => {
+      for (let i = 0; i < rows.length; i += 2) users.push({ name: rows[i], nickname: rows[i + 1] });
+    };
+    if (total <= limit) {
+      take(await this.#client.sendCommand<string[]>(["HGETALL", key]));
+    } else {
+      // A large list: scan just enough of it instead of reading every entry.
+      let cursor = "0";
+      do {
+        const [next, rows] = await this.#client.sendCommand<[string, string[]]>([
+          "HSCAN",
+          key,
+          cursor,
+          "COUNT",
+          String(limit),
+        ]);
+        take(rows);
+        cursor = next;
+      } while (cursor !== "0" && users.length < limit);
+    }
+    users.sort((a, b) => (a.name < b.name ? -1 : 1));
+    return { users: users.slice(0, limit), total };
   }
 
   async setSessions(count: number): Promise<void> {

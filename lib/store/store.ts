@@ -104,6 +104,12 @@ export type ClusterEvent = PresenceEvent | NickEvent;
  */
 export type ClusterListener = (event: ClusterEvent, origin: string | undefined) => void;
 
+/** Part of the online list, and its full length. */
+export interface OnlineList {
+  users: UserInfo[];
+  total: number;
+}
+
 /** Users and logged-in sessions online system-wide. */
 export interface OnlineCounts {
   users: number;
@@ -166,8 +172,8 @@ export interface Store extends AsyncDisposable {
   leave(name: string, reason: OfflineReason): Promise<void>;
   /** Registers a listener of cluster events (presence and nickname changes). */
   onEvent(listener: ClusterListener): void;
-  /** Users online on any node. */
-  online(): Promise<UserInfo[]>;
+  /** Up to `limit` users online on any node, sorted by name, and how many there are. */
+  online(limit: number): Promise<OnlineList>;
   /** Reports how many logged-in sessions this node holds. */
   setSessions(count: number): Promise<void>;
   /** Online users and sessions over all nodes. */
