@@ -64,6 +64,8 @@ export class ChatClient {
   #ackTimer: ReturnType<typeof setTimeout> | null = null;
   #reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   #attempt = 0;
+  /** Whether the current connection is logged in. */
+  #live = false;
   #closed = false;
 
   constructor(options: ChatClientOptions) {
@@ -156,6 +158,7 @@ export class ChatClient {
     } finally {
       this.#user = null;
       this.#token = null;
+      this.#live = false;
       this.#online.clear();
     }
   }
@@ -174,6 +177,10 @@ export class ChatClient {
     type: T,
     fields: Parameters<ChatConnection["request"]>[1],
   ): Promise<ResultMap[T]> {
+    if (this.#token && !this.#live && type !== "login" && type !== "register") {
+      // Logged in, but the connection dropped: a new one would not be logged in yet.
+      throw new ChatError("UNAVAILABLE", "Not connected; reconnecting");
+    }
     const conn = await this.connect();
     return await conn.request(type, fields as never) as ResultMap[T];
   }
@@ -183,6 +190,7 @@ export class ChatClient {
   }
 
   #loggedIn(result: LoginResult): void {
+    this.#live = true;
     this.#user = result.user;
     this.#token = result.token;
     this.#online = new Map(result.online.map((u) => [u.name, u]));
@@ -231,6 +239,7 @@ export class ChatClient {
     conn.closed.then(() => {
       if (this.#conn !== conn) return;
       this.#conn = null;
+      this.#live = false;
       if (!this.#closed && this.#token) this.#scheduleReconnect();
     });
   }

@@ -28,6 +28,8 @@ export interface ConnectOptions {
   clientName?: string;
   /** Give up connecting after this long, ms. */
   timeoutMs?: number;
+  /** Fail a request the server has not answered after this long, ms (default 30 s). */
+  requestTimeoutMs?: number;
 }
 
 type RequestType = keyof ResultMap;
@@ -70,6 +72,7 @@ export class ConnectionClosedError extends Error {
  */
 export class ChatConnection {
   readonly #conn: Deno.Conn;
+  readonly #requestTimeoutMs: number;
   readonly #pending = new Map<number, Pending>();
   readonly #listeners = new Set<EventListener>();
   #nextId = 1;
@@ -81,8 +84,9 @@ export class ChatConnection {
   /** The server's `hello` reply. */
   hello!: HelloResult;
 
-  private constructor(conn: Deno.Conn) {
+  private constructor(conn: Deno.Conn, requestTimeoutMs: number) {
     this.#conn = conn;
+    this.#requestTimeoutMs = requestTimeoutMs;
     this.closed = this.#readLoop();
   }
 
@@ -96,7 +100,7 @@ export class ChatConnection {
         return tcp;
       });
     const conn = await raceAbort(connecting, timeout, (c) => c.close());
-    const connection = new ChatConnection(conn);
+    const connection = new ChatConnection(conn, options.requestTimeoutMs ?? 30_000);
     try {
       connection.hello = await raceAbort(
         connection.request("hello", {
@@ -134,7 +138,20 @@ export class ChatConnection {
     if (this.#closed) return Promise.reject(new ConnectionClosedError());
     const id = this.#nextId++;
     return new Promise<ResultMap[T]>((resolve, reject) => {
-      this.#pending.set(id, { resolve: resolve as (v: Record<string, unknown>) => void, reject });
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(new Error(`The server did not answer ${type} in time`));
+      }, this.#requestTimeoutMs);
+      this.#pending.set(id, {
+        resolve: (value) => {
+          clearTimeout(timer);
+          resolve(value as unknown as ResultMap[T]);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
       this.#write({ ...fields, type, id } as ClientMessage).catch(() => {});
     });
   }
