@@ -228,6 +228,21 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     help: "Seconds over which failed logins are counted",
   },
   {
+    flag: "metrics-port",
+    env: "IM_METRICS_PORT",
+    kind: "int",
+    min: 0,
+    max: 65535,
+    help: "Serve /metrics (Prometheus) and /healthz over HTTP on this port (default: off)",
+  },
+  {
+    flag: "metrics-host",
+    env: "IM_METRICS_HOST",
+    kind: "string",
+    default: "127.0.0.1",
+    help: "Address of the metrics listener",
+  },
+  {
     flag: "tls-cert",
     env: "IM_TLS_CERT",
     kind: "string",
