@@ -127,7 +127,12 @@ export class TestClient {
     while (!predicate(this.events)) {
       const left = deadline - Date.now();
       if (left <= 0) {
-        throw new Error(`Timed out waiting for ${what}; got ${JSON.stringify(this.events)}`);
+        const last = this.events.slice(-10);
+        throw new Error(
+          `Timed out waiting for ${what}; ${this.events.length} events, last: ${
+            JSON.stringify(last)
+          }`,
+        );
       }
       let timer: ReturnType<typeof setTimeout> | undefined;
       await new Promise<void>((resolve) => {

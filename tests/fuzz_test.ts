@@ -172,12 +172,16 @@ Deno.test(`fuzzing a live server (FUZZ_SEED=${seed})`, async () => {
   await Promise.all(workers);
   const sent = await chat;
   ok(attacks > 50, `${attacks} attacks`);
-  await bob.waitFor(() => bob.messages().length === sent.length, "bob got every tick");
-  deepStrictEqual(bob.messages().map((m) => m.msg.id), sent, "in order, each once");
+  // The fuzzer may log in as "victim" and chat too; alice's ticks are what must arrive.
+  const ticks = () => bob.messages().filter((m) => m.msg.from === "alice");
+  await bob.waitFor(() => ticks().length >= sent.length, "bob got every tick");
+  deepStrictEqual(ticks().map((m) => m.msg.id), sent, "in order, each once");
 
   // Stored data is intact.
   const history = await bob.conn.request("history", { limit: 200 });
-  deepStrictEqual(history.messages.map((m) => m.id), sent.slice(-200));
+  const stored = history.messages.filter((m) => m.from === "alice").map((m) => m.id);
+  deepStrictEqual(stored, sent.slice(-stored.length));
+  ok(stored.length >= Math.min(sent.length, 100), "the newest ticks are in the history");
   const check = await s.connect();
   await rejects(
     check.conn.request("register", { name: "victim", password: "password1", nickname: "V2" }),
