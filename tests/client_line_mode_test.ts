@@ -209,6 +209,15 @@ Deno.test("line mode: register, log in, chat with another user, log out, exit", 
   const pmIn = fields(await client.expect("PM", (l) => l.includes("\tnew\t")));
   assert.deepEqual(pmIn.slice(3), ["bob", "alice", "Bob", "new", "psst␛[31m"]);
 
+  // The numbered menu: online count (5), change nickname (6), ranking (7).
+  await client.send("/menu", "5");
+  assert.match(await client.expect("COUNT"), /^COUNT\t2\t2/);
+  await client.send("/menu", "6", "Alicia");
+  assert.match(await client.expect("OK\tnick"), /Alicia/);
+  await client.send("/menu", "7");
+  assert.match(await client.expect("TOP"), /^TOP\t/);
+  await client.expect("OK\ttop");
+
   // Unknown command: a helpful error, still in the chat.
   await client.send("/xyz");
   assert.match(await client.expect("ERROR"), /^ERROR\tUSAGE\tUnknown command "\/xyz"/);

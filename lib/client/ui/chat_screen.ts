@@ -60,6 +60,9 @@ const SUB_MENU: readonly Choice[] = [
   { name: "Send a message", value: "send" },
   { name: "Message list", value: "history" },
   { name: "Log out", value: "quit" },
+  { name: "Online count", value: "count" },
+  { name: "Change nickname", value: "nick" },
+  { name: "Activity ranking", value: "top" },
   { name: "Back to the chat", value: "back" },
 ];
 
@@ -311,6 +314,18 @@ class ChatScreen {
       }
       case "quit":
         return await this.#execute({ kind: "quit" });
+      case "count":
+        return await this.#execute({ kind: "count" });
+      case "top":
+        return await this.#execute({ kind: "top" });
+      case "nick": {
+        const nickname = (await prompter.input("New nickname:")).trim();
+        if (nickname === "") {
+          this.#fail("USAGE", "No nickname given.");
+          return "stay";
+        }
+        return await this.#execute({ kind: "nick", nickname });
+      }
       default:
         this.#ok("menu", "");
         return "stay";
