@@ -108,9 +108,12 @@ const cases: Case[] = [
     async (backend) => {
       await using s = await startTestServer(backend);
       const alice = await s.user("alice");
-      const text = "é".repeat(4000); // 8000 bytes of UTF-8 each
+      // 8000 bytes of UTF-8 each: two-byte letters and four-byte emoji.
+      const texts = ["é".repeat(4000), "😀".repeat(2000)];
       const ids: number[] = [];
-      for (let i = 0; i < 20; i++) ids.push((await alice.conn.request("send", { text })).msgId);
+      for (let i = 0; i < 20; i++) {
+        ids.push((await alice.conn.request("send", { text: texts[i % 2] })).msgId);
+      }
       const seen: number[] = [];
       let before: number | undefined;
       let pages = 0;

@@ -287,11 +287,12 @@ export function parseServerConfig(
   }
   const maxText = o["max-text"] as number;
   const maxFrame = o["max-frame"] as number;
-  // A message event carries the text JSON-escaped (up to 6 bytes per character) plus fields.
-  if (maxText * 6 + 1024 > maxFrame) {
+  // A message event carries the text JSON-escaped (up to 6 bytes per character) plus its
+  // other fields and, in a reply, the reply's own fields.
+  if (maxText * 6 + 2048 > maxFrame) {
     throw new UsageError(
       `--max-frame ${maxFrame} is too small for --max-text ${maxText}: it needs at least ${
-        maxText * 6 + 1024
+        maxText * 6 + 2048
       }`,
     );
   }

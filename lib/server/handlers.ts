@@ -55,20 +55,14 @@ const REPLY_OVERHEAD = 1024;
 function fitFrame<T>(core: Core, items: T[]): T[] {
   let budget = core.config.maxFrame - REPLY_OVERHEAD;
   for (let i = 0; i < items.length; i++) {
-    budget -= utf8Length(JSON.stringify(items[i])) + 1;
-    if (budget < 0) return items.slice(0, i);
+    budget -= utf8.encode(JSON.stringify(items[i])).length + 1;
+    // The first item always fits: the configuration guarantees room for one message.
+    if (budget < 0 && i > 0) return items.slice(0, i);
   }
   return items;
 }
 
-function utf8Length(text: string): number {
-  let bytes = text.length;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 0x80) bytes += c >= 0x800 && (c < 0xd800 || c > 0xdfff) ? 2 : c < 0x800 ? 1 : 0;
-  }
-  return bytes;
-}
+const utf8 = new TextEncoder();
 
 /** The command table. */
 export const HANDLERS: Table = {

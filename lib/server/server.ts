@@ -157,6 +157,7 @@ export async function startServer(
           frames = decoder.push(buffer.subarray(0, n));
         } catch (error) {
           log.info("bad_frame", { remote, error: (error as Error).message });
+          await Promise.allSettled([...inFlight]);
           reportError(core, session, error, undefined);
           break;
         }

@@ -172,7 +172,11 @@ export interface Store extends AsyncDisposable {
   leave(name: string, reason: OfflineReason): Promise<void>;
   /** Registers a listener of cluster events (presence and nickname changes). */
   onEvent(listener: ClusterListener): void;
-  /** Up to `limit` users online on any node, sorted by name, and how many there are. */
+  /**
+   * Users online on any node, sorted by name, and how many there are. When more than
+   * `limit` are online, `limit` of them: the first by name on Deno KV, a sample on Redis
+   * (which does not keep the online list sorted).
+   */
   online(limit: number): Promise<OnlineList>;
   /** Reports how many logged-in sessions this node holds. */
   setSessions(count: number): Promise<void>;
