@@ -38,8 +38,13 @@ export interface ServerDeps {
   now?: () => number;
 }
 
-/** Read buffer per connection; frames larger than this are reassembled by the decoder. */
-const READ_BUFFER = 4096;
+/**
+ * Read buffer sizes. An idle connection holds the smallest; a read that fills its buffer
+ * doubles the next one (busy connections read in few large chunks), and small reads shrink
+ * it back. Frames larger than the buffer are reassembled by the decoder.
+ */
+const READ_BUFFER_MIN = 512;
+const READ_BUFFER_MAX = 65536;
 /** Requests of one connection that may run at once before reading pauses. */
 const MAX_IN_FLIGHT = 64;
 const SWEEP_MS = 1000;
@@ -144,7 +149,7 @@ export async function startServer(
     hub.connections.add(session);
     log.debug("connect", { remote });
     const decoder = new FrameDecoder(config.maxFrame);
-    const buffer = new Uint8Array(READ_BUFFER);
+    let buffer = new Uint8Array(READ_BUFFER_MIN);
     const inFlight = new Set<Promise<void>>();
     try {
       reading: for (;;) {
@@ -195,6 +200,11 @@ export async function startServer(
             done.finally(() => inFlight.delete(done));
             if (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
           }
+        }
+        if (n === buffer.length && n < READ_BUFFER_MAX) {
+          buffer = new Uint8Array(n * 2);
+        } else if (n < buffer.length / 8 && buffer.length > READ_BUFFER_MIN) {
+          buffer = new Uint8Array(buffer.length / 2);
         }
         if (decoder.failure) {
           log.info("bad_frame", { remote, error: decoder.failure.message });

@@ -60,9 +60,18 @@ export class LocalPresence {
     this.emit({ type: "nick", name, old, nickname }, origin);
   }
 
+  /**
+   * Up to `limit` online users sorted by name: all of them when they fit, else the first
+   * `limit` to come online (so a login never sorts a huge list).
+   */
   online(limit: number): OnlineList {
-    const users = [...this.#online.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
-    return { users: users.slice(0, limit).map((user) => ({ ...user })), total: users.length };
+    const users: UserInfo[] = [];
+    for (const user of this.#online.values()) {
+      if (users.length === limit) break;
+      users.push({ ...user });
+    }
+    users.sort((a, b) => (a.name < b.name ? -1 : 1));
+    return { users, total: this.#online.size };
   }
 
   setSessions(count: number): void {

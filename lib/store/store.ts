@@ -174,8 +174,8 @@ export interface Store extends AsyncDisposable {
   onEvent(listener: ClusterListener): void;
   /**
    * Users online on any node, sorted by name, and how many there are. When more than
-   * `limit` are online, `limit` of them: the first by name on Deno KV, a sample on Redis
-   * (which does not keep the online list sorted).
+   * `limit` are online, `limit` of them (the first to come online on Deno KV, a sample on
+   * Redis), so that listing never costs more than `limit`.
    */
   online(limit: number): Promise<OnlineList>;
   /** Reports how many logged-in sessions this node holds. */
