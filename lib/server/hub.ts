@@ -14,7 +14,16 @@ import type { ChatMessage, OfflineReason, ServerMessage, UserInfo } from "../pro
 import type { ClusterEvent, OnlineCounts, OnlineList, Store } from "../store/store.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
+import { concat } from "./outbox.ts";
 import type { Session } from "./session.ts";
+
+/** Group messages fanned out in one event-loop turn, joined once for every session. */
+interface GroupBatch {
+  messages: ChatMessage[];
+  frames: Uint8Array[];
+  /** Sessions (by key) that skip some of the messages: the ones they sent themselves. */
+  skip: Map<string, Set<number>>;
+}
 
 interface LocalUser {
   sessions: Set<Session>;
@@ -33,6 +42,8 @@ export class Hub {
   readonly #live = new Set<Session>();
   readonly #users = new Map<string, LocalUser>();
   #acks = new Map<string, number>();
+  #batch: GroupBatch | null = null;
+  readonly #flushBatch = () => this.#deliverBatch();
 
   readonly #metrics: Metrics;
 
@@ -134,6 +145,7 @@ export class Hub {
 
   /** Sends one event to every open connection. */
   broadcastAll(message: ServerMessage): void {
+    this.#deliverBatch();
     const frame = encodeMessage(message, this.#maxFrame);
     for (const session of this.connections) session.outbox.push(frame);
     this.#metrics.frameOut(message.type, this.connections.size);
@@ -144,6 +156,7 @@ export class Hub {
   }
 
   #onClusterEvent(event: ClusterEvent, origin: string | undefined): void {
+    this.#deliverBatch();
     const frame = encodeMessage(event, this.#maxFrame);
     this.#metrics.frameOut(event.type, this.#live.size);
     if (event.type === "presence") {
@@ -167,16 +180,46 @@ export class Hub {
   #fanOut(message: ChatMessage, origin: string | undefined): void {
     const frame = encodeMessage({ type: "message", msg: message }, this.#maxFrame);
     if (message.to === undefined) {
-      for (const session of this.#live) {
-        if (session.key !== origin) session.deliver(message, frame);
+      // Group messages of this turn go out together: one joined buffer for all sessions.
+      let batch = this.#batch;
+      if (!batch) {
+        batch = this.#batch = { messages: [], frames: [], skip: new Map() };
+        queueMicrotask(this.#flushBatch);
       }
+      if (origin !== undefined) {
+        const skip = batch.skip.get(origin);
+        if (skip) skip.add(batch.messages.length);
+        else batch.skip.set(origin, new Set([batch.messages.length]));
+      }
+      batch.messages.push(message);
+      batch.frames.push(frame);
       return;
     }
+    this.#deliverBatch(); // keeps id order: earlier group messages go first
     for (const name of [message.to, message.from]) {
       const entry = this.#users.get(name);
       if (!entry) continue;
       for (const session of entry.sessions) {
         if (session.key !== origin) session.deliver(message, frame);
+      }
+    }
+  }
+
+  #deliverBatch(): void {
+    const batch = this.#batch;
+    if (!batch) return;
+    this.#batch = null;
+    const { messages, frames, skip } = batch;
+    const joined = frames.length === 1 ? frames[0] : concat(frames);
+    const lastId = messages[messages.length - 1].id;
+    for (const session of this.#live) {
+      const skipped = skip.size === 0 ? undefined : skip.get(session.key);
+      if (skipped === undefined && session.held === null) {
+        session.deliverJoined(joined, frames.length, lastId);
+        continue;
+      }
+      for (let i = 0; i < messages.length; i++) {
+        if (!skipped?.has(i)) session.deliver(messages[i], frames[i]);
       }
     }
   }

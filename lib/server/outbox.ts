@@ -126,7 +126,8 @@ export class Outbox {
   }
 }
 
-function concat(chunks: Uint8Array[]): Uint8Array {
+/** Joins byte chunks into one buffer. */
+export function concat(chunks: readonly Uint8Array[]): Uint8Array {
   let length = 0;
   for (const chunk of chunks) length += chunk.length;
   const out = new Uint8Array(length);

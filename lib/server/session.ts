@@ -105,6 +105,16 @@ export class Session {
   }
 
   /**
+   * Queues several chat messages at once as one pre-joined buffer shared with other
+   * sessions (`lastId` is the highest id in it). Only for a session that is not holding.
+   */
+  deliverJoined(joined: Uint8Array, count: number, lastId: number): void {
+    if (!this.outbox.push(joined)) return;
+    this.#metrics.deliveries += count;
+    if (lastId > this.maxSentId) this.maxSentId = lastId;
+  }
+
+  /**
    * Ends the hold: writes the backlog and the held live messages in id order, each id once
    * (a message both held and in the backlog goes out as the live one). Writes are paced by
    * the outbox draining, so a large backlog never crosses the outbox bound; live messages

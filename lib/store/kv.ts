@@ -235,6 +235,14 @@ export class KvStore implements Store {
     const next = { ...before };
     const op = this.#kv.atomic().check({ key: ["seq"], versionstamp: this.#seqStamp });
     const committed: ChatMessage[] = [];
+    // Activity counts summed per sender and day: one mutation each, not one per message.
+    const counts = new Map<string, { key: Deno.KvKey; n: bigint }>();
+    const count = (key: Deno.KvKey) => {
+      const id = JSON.stringify(key);
+      const entry = counts.get(id);
+      if (entry) entry.n++;
+      else counts.set(id, { key, n: 1n });
+    };
     for (const item of items) {
       const message: ChatMessage = { id: ++next.seq, ...item.message };
       committed.push(message);
@@ -244,8 +252,10 @@ export class KvStore implements Store {
         const [a, b] = pairOf(message.from, message.to);
         op.set(["d", a, b, message.id], message).set(["i", message.to, message.id], message);
       }
-      op.sum(["a", message.from], 1n).sum(["ad", utcDay(message.ts), message.from], 1n);
+      count(["a", message.from]);
+      count(["ad", utcDay(message.ts), message.from]);
     }
+    for (const { key, n } of counts.values()) op.sum(key, n);
     op.set(["seq"], next);
     const result = await op.commit();
     if (!result.ok) {
@@ -280,8 +290,10 @@ export class KvStore implements Store {
       add(["d", ...pairOf(message.from, message.to)], this.#retention.privateMax, message.id);
     }
     // May overestimate (the oldest group entry is updated by the trims queued before this
-    // one), so the excess is computed again when the trim runs.
-    const groupExcess = gseq - this.#oldestGseq + 1 - this.#retention.groupMax;
+    // one), so the excess is computed again when the trim runs. The group log is trimmed in
+    // steps of 1% of its bound, so a busy log is not trimmed one message at a time.
+    const slack = Math.floor(this.#retention.groupMax / 100);
+    const groupExcess = gseq - this.#oldestGseq + 1 - this.#retention.groupMax - slack;
     if (ranges.size === 0 && groupExcess <= 0) return;
     this.#trimming = this.#trimming.then(async () => {
       for (const range of ranges.values()) {

@@ -68,7 +68,10 @@ export interface ActivityCount {
 
 /** Bounds on stored data. */
 export interface Retention {
-  /** Group messages kept (oldest dropped first). */
+  /**
+   * Group messages kept (oldest dropped first). Deno KV trims in steps of 1% of this, so
+   * the log may briefly hold up to 1% more.
+   */
   groupMax: number;
   /** Messages kept per private conversation. */
   privateMax: number;
