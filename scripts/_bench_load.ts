@@ -1,0 +1,550 @@
+/**
+ * Load primitives of the benchmark: server clusters (one Deno KV node, or two nodes on one
+ * Redis), account setup, CPU meters, a paced or windowed group sender, a paced private
+ * sender and a password-login storm.
+ *
+ * @module
+ */
+
+import {
+  BenchConn,
+  type DeliverySink,
+  helloLogin,
+  helloResume,
+  nowMs,
+  pool,
+  ReplyError,
+  sleep,
+  stampText,
+  withTimeout,
+} from "./_bench_client.ts";
+import {
+  coreBusy,
+  coreTimes,
+  cpuSeconds,
+  otherCpu,
+  type Pinning,
+  type RedisProc,
+  rssKiB,
+  type ServerNode,
+  spawnRedis,
+  spawnServer,
+} from "./_bench_proc.ts";
+import { round } from "./_bench_stats.ts";
+
+/** Password of every benchmark account. */
+export const PASSWORD = "bench-password-1";
+/** The server's per-connection queue for the bench: headroom above the 1 MiB default. */
+export const SEND_QUEUE = 8 * 1024 * 1024;
+/** Largest gap, in messages, between the last committed id and the slowest receiver. */
+export const LAG_LIMIT = 2000;
+
+/** Writes a progress line to stderr. */
+export function progress(line: string): void {
+  console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
+}
+
+/** The server side of one store mode. */
+export interface Cluster {
+  store: "kv" | "redis";
+  nodes: ServerNode[];
+  redis: RedisProc | null;
+  stop(): Promise<void>;
+}
+
+/** Starts one KV node, or a redis-server and two nodes (ids `a`, `b`) on it. */
+export async function startCluster(
+  store: "kv" | "redis",
+  pin: Pinning,
+  tag: string,
+): Promise<Cluster> {
+  const base = ["--send-queue", String(SEND_QUEUE)];
+  if (store === "kv") {
+    const node = await spawnServer({
+      nodeId: `bench-${tag}`,
+      core: pin.serverCore,
+      extra: ["--kv", ":memory:", ...base],
+    });
+    return { store, nodes: [node], redis: null, stop: () => node.stop() };
+  }
+  const redis = await spawnRedis(pin.serverCore);
+  const nodes: ServerNode[] = [];
+  const stop = async () => {
+    await Promise.allSettled(nodes.map((n) => n.stop()));
+    await redis.stop();
+  };
+  try {
+    for (const id of ["a", "b"]) {
+      nodes.push(
+        await spawnServer({
+          nodeId: `bench-${tag}-${id}`,
+          core: pin.serverCore,
+          extra: ["--redis", redis.url, "--redis-prefix", "bench:", ...base],
+        }),
+      );
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { store, nodes, redis, stop };
+}
+
+/** CPU, wall and core-busy figures over one measured window. */
+export interface Measure {
+  wallS: number;
+  /** Sum over server nodes; percentages are of one core. */
+  serverCpuS: number;
+  serverCpuPct: number;
+  redisCpuS: number | null;
+  redisCpuPct: number | null;
+  benchCpuS: number;
+  benchCpuPct: number;
+  /** Busy share of each core from /proc/stat (includes softirq work of loopback TCP). */
+  coreBusyPct: number[];
+  /** CPU of every other user-space process (other work on the machine disturbs the figures). */
+  otherCpuPct: number;
+  /** Which side looks saturated. */
+  bound: string;
+  /** Other processes used 10 % of a core or more: the figures are disturbed. */
+  disturbed: boolean;
+}
+
+/** Snapshots CPU counters now; `stop()` returns the figures since. */
+export class Meter {
+  readonly #cluster: Cluster;
+  readonly #t0 = performance.now();
+  readonly #server: number[];
+  readonly #redis: number | null;
+  readonly #bench: number;
+  readonly #cores = coreTimes();
+  readonly #ours: Set<number>;
+  readonly #others: Map<number, number>;
+
+  constructor(cluster: Cluster) {
+    this.#cluster = cluster;
+    this.#ours = new Set([Deno.pid, ...cluster.nodes.map((n) => n.pid)]);
+    if (cluster.redis) this.#ours.add(cluster.redis.pid);
+    this.#others = otherCpu(this.#ours);
+    this.#server = cluster.nodes.map((n) => cpuSeconds(n.pid) ?? 0);
+    this.#redis = cluster.redis ? cpuSeconds(cluster.redis.pid) : null;
+    this.#bench = cpuSeconds(Deno.pid) ?? 0;
+  }
+
+  stop(): Measure {
+    const wallS = (performance.now() - this.#t0) / 1000;
+    const serverCpuS = this.#cluster.nodes.reduce(
+      (sum, n, i) => sum + ((cpuSeconds(n.pid) ?? 0) - this.#server[i]),
+      0,
+    );
+    const redisCpuS = this.#cluster.redis && this.#redis !== null
+      ? (cpuSeconds(this.#cluster.redis.pid) ?? 0) - this.#redis
+      : null;
+    const benchCpuS = (cpuSeconds(Deno.pid) ?? 0) - this.#bench;
+    let others = 0;
+    for (const [pid, cpu] of otherCpu(this.#ours)) others += cpu - (this.#others.get(pid) ?? 0);
+    const pct = (s: number) => round((100 * s) / wallS, 1);
+    const otherPct = pct(others);
+    const serverSide = pct(serverCpuS + (redisCpuS ?? 0));
+    const bench = pct(benchCpuS);
+    const bound = bench >= 90 && serverSide < 85
+      ? "BENCH-BOUND (bench core saturated, server core not)"
+      : serverSide >= 90 && bench < 85
+      ? "server-bound"
+      : serverSide >= 90 && bench >= 90
+      ? "both cores saturated"
+      : "neither core saturated";
+    return {
+      wallS: round(wallS, 3),
+      serverCpuS: round(serverCpuS, 2),
+      serverCpuPct: pct(serverCpuS),
+      redisCpuS: redisCpuS === null ? null : round(redisCpuS, 2),
+      redisCpuPct: redisCpuS === null ? null : pct(redisCpuS),
+      benchCpuS: round(benchCpuS, 2),
+      benchCpuPct: bench,
+      coreBusyPct: coreBusy(this.#cores, coreTimes()),
+      otherCpuPct: otherPct,
+      bound,
+      disturbed: otherPct >= 10,
+    };
+  }
+}
+
+/**
+ * Waits until unrelated processes use less than 5 % of a core over a second, at most
+ * `maxMs`. Returns the last reading (percent of a core).
+ */
+export async function waitQuiet(cluster: Cluster | null, maxMs: number): Promise<number> {
+  const ours = new Set([Deno.pid, ...(cluster?.nodes.map((n) => n.pid) ?? [])]);
+  if (cluster?.redis) ours.add(cluster.redis.pid);
+  const deadline = Date.now() + maxMs;
+  let told = false;
+  for (;;) {
+    const before = otherCpu(ours);
+    await sleep(1000);
+    let used = 0;
+    for (const [pid, cpu] of otherCpu(ours)) used += cpu - (before.get(pid) ?? 0);
+    const pct = round(100 * used, 1);
+    if (pct < 5 || Date.now() >= deadline) {
+      if (told || pct >= 5) progress(`other processes now use ${pct} % of a core; going on`);
+      return pct;
+    }
+    if (!told) progress(`other processes use ${pct} % of a core; waiting up to ${maxMs / 1000} s`);
+    told = true;
+  }
+}
+
+/** RSS of each node (KiB). */
+export function clusterRss(cluster: Cluster): number[] {
+  return cluster.nodes.map((n) => rssKiB(n.pid) ?? 0);
+}
+
+/** A benchmark account. */
+export interface Account {
+  name: string;
+  token: string;
+}
+
+/** The accounts of one cluster. */
+export interface Accounts {
+  receivers: Account[];
+  sender: Account;
+  resumer: Account;
+  /** Accounts for password logins (no token kept). */
+  loginNames: string[];
+}
+
+/**
+ * Registers the accounts (spread over the nodes, 8 at once) and logs each one that needs a
+ * token in once with its password. Costs two scrypt hashes per account on the server.
+ */
+export async function setupAccounts(
+  cluster: Cluster,
+  receivers: number,
+  loginUsers: number,
+): Promise<Accounts> {
+  const withToken = [
+    ...Array.from({ length: receivers }, (_, i) => `r${String(i).padStart(4, "0")}`),
+    "sender01",
+    "resumer01",
+  ];
+  const plain = Array.from({ length: loginUsers }, (_, i) => `lg${String(i).padStart(3, "0")}`);
+  const all = [...withToken, ...plain];
+  const tokens = new Map<string, string>();
+  const started = performance.now();
+  const result = await pool(all.length, 8, Date.now() + 180_000, async (i) => {
+    const name = all[i];
+    const node = cluster.nodes[i % cluster.nodes.length];
+    const conn = await BenchConn.open({ host: "127.0.0.1", port: node.port, bufferBytes: 16384 });
+    try {
+      await withTimeout(
+        conn.request({ type: "hello", protocol: 1 }).then(() =>
+          conn.request({
+            type: "register",
+            name,
+            password: PASSWORD,
+            nickname: name.toUpperCase(),
+          }).catch((error) => {
+            if (!(error instanceof ReplyError && error.code === "NAME_TAKEN")) throw error;
+          })
+        ),
+        20_000,
+        "register",
+      );
+    } finally {
+      conn.close();
+    }
+    if (i >= withToken.length) return;
+    const login = await BenchConn.open({ host: "127.0.0.1", port: node.port, bufferBytes: 16384 });
+    try {
+      tokens.set(name, await helloLogin(login, name, PASSWORD, 20_000));
+    } finally {
+      login.close();
+    }
+  });
+  if (result.failed > 0) {
+    throw new Error(`account setup failed for ${result.failed}: ${[...result.errors.keys()]}`);
+  }
+  progress(
+    `${cluster.store}: ${all.length} accounts registered, ${tokens.size} logged in, ` +
+      `${round((performance.now() - started) / 1000, 1)} s`,
+  );
+  const account = (name: string) => ({ name, token: tokens.get(name)! });
+  return {
+    receivers: withToken.slice(0, receivers).map(account),
+    sender: account("sender01"),
+    resumer: account("resumer01"),
+    loginNames: plain,
+  };
+}
+
+/**
+ * Opens one resumed connection per account, account i on node i mod nodes, 50 at once.
+ * Returns the connections that made it and the failures.
+ */
+export async function connectAccounts(
+  cluster: Cluster,
+  accounts: Account[],
+  sink: DeliverySink,
+): Promise<{ conns: BenchConn[]; failed: number; errors: string[] }> {
+  const conns: BenchConn[] = [];
+  const result = await pool(accounts.length, 50, Date.now() + 60_000, async (i) => {
+    const node = cluster.nodes[i % cluster.nodes.length];
+    const conn = await BenchConn.open({ host: "127.0.0.1", port: node.port });
+    try {
+      await helloResume(conn, accounts[i].token, 15_000);
+    } catch (error) {
+      conn.close();
+      throw error;
+    }
+    conn.sink = sink;
+    conns[i] = conn;
+  });
+  return { conns, failed: result.failed, errors: [...result.errors.keys()] };
+}
+
+/**
+ * Calls `issue()` `rate` times per second from now until stopped, without catching up after
+ * a stall (ticks are at least ~1 ms apart, so several sends may share one tick).
+ */
+export function pace(rate: number, issue: () => void): () => void {
+  const start = nowMs();
+  let slots = 0;
+  let running = true;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const tick = () => {
+    if (!running) return;
+    const now = nowMs();
+    const due = Math.floor(((now - start) * rate) / 1000) + 1;
+    // After a long stall, skip the slots that are more than 50 ms late.
+    const floor = due - Math.max(1, Math.ceil(rate / 20));
+    if (slots < floor) slots = floor;
+    while (slots < due && running) {
+      slots++;
+      issue();
+    }
+    timer = setTimeout(tick, Math.max(0, start + (slots * 1000) / rate - nowMs()));
+  };
+  tick();
+  return () => {
+    running = false;
+    clearTimeout(timer);
+  };
+}
+
+/** Counts of errors by code. */
+function bump(counts: Record<string, number>, error: unknown): void {
+  const key = error instanceof ReplyError ? error.code : "closed";
+  counts[key] = (counts[key] ?? 0) + 1;
+}
+
+/**
+ * One session sending group messages: either as fast as `window` unacknowledged sends
+ * allow (a safety valve pauses it while the slowest receiver lags more than
+ * {@linkcode LAG_LIMIT} messages behind, so the server never cuts a receiver off), or paced
+ * at `rate` per second with `window` as a cap.
+ */
+export class GroupSender {
+  readonly #conn: BenchConn;
+  readonly #sink: DeliverySink;
+  readonly #window: number;
+  readonly #rate: number | null;
+  readonly #receivers: BenchConn[];
+  inflight = 0;
+  ok = 0;
+  /** Paced slots skipped because the window was full. */
+  missed = 0;
+  errors: Record<string, number> = {};
+  lastMsgId = 0;
+  #running = false;
+  #paused = false;
+  #pauseStart = 0;
+  /** Time the valve held the sender back, ms. */
+  pausedMs = 0;
+  #stopPace: (() => void) | null = null;
+  #valve: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    conn: BenchConn,
+    sink: DeliverySink,
+    window: number,
+    rate: number | null,
+    receivers: BenchConn[],
+  ) {
+    this.#conn = conn;
+    this.#sink = sink;
+    this.#window = window;
+    this.#rate = rate;
+    this.#receivers = receivers;
+  }
+
+  start(): void {
+    this.#running = true;
+    if (this.#rate !== null) {
+      this.#stopPace = pace(this.#rate, () => {
+        if (this.inflight < this.#window) this.#issue();
+        else this.missed++;
+      });
+      return;
+    }
+    this.#valve = setInterval(() => this.#checkLag(), 20);
+    this.#fill();
+  }
+
+  /** Stops issuing; waits up to `ms` for the sends in flight. */
+  async stop(ms = 5000): Promise<void> {
+    this.#running = false;
+    this.#stopPace?.();
+    clearInterval(this.#valve);
+    if (this.#paused) this.pausedMs += performance.now() - this.#pauseStart;
+    this.#paused = false;
+    const deadline = Date.now() + ms;
+    while (this.inflight > 0 && Date.now() < deadline && this.#conn.isOpen) await sleep(5);
+  }
+
+  #checkLag(): void {
+    let min = Infinity;
+    for (const r of this.#receivers) if (r.isOpen && r.maxId < min) min = r.maxId;
+    const lagging = min !== Infinity && this.lastMsgId - min > LAG_LIMIT;
+    if (lagging && !this.#paused) {
+      this.#paused = true;
+      this.#pauseStart = performance.now();
+    } else if (!lagging && this.#paused) {
+      this.#paused = false;
+      this.pausedMs += performance.now() - this.#pauseStart;
+      this.#fill();
+    }
+  }
+
+  #fill(): void {
+    while (this.#running && !this.#paused && this.inflight < this.#window && this.#conn.isOpen) {
+      this.#issue();
+    }
+  }
+
+  #issue(): void {
+    const sendMs = nowMs();
+    this.inflight++;
+    this.#conn.request({ type: "send", text: stampText(sendMs) }).then((reply) => {
+      this.inflight--;
+      this.ok++;
+      const id = reply.msgId as number;
+      if (id > this.lastMsgId) this.lastMsgId = id;
+      this.#sink.countSent(sendMs);
+      if (this.#rate === null) this.#fill();
+    }, (error) => {
+      this.inflight--;
+      bump(this.errors, error);
+      if (this.#rate === null) this.#fill();
+    });
+  }
+}
+
+/**
+ * Private messages between pairs (connection 2i and 2i+1 talk to each other) at `rate` per
+ * second in total, round robin over the senders; a sender with 50 sends in flight skips its
+ * turn.
+ */
+export class PrivateSender {
+  readonly #conns: BenchConn[];
+  readonly #names: string[];
+  readonly #sink: DeliverySink;
+  readonly #rate: number;
+  ok = 0;
+  missed = 0;
+  errors: Record<string, number> = {};
+  #next = 0;
+  #stopPace: (() => void) | null = null;
+
+  constructor(conns: BenchConn[], names: string[], sink: DeliverySink, rate: number) {
+    this.#conns = conns;
+    this.#names = names;
+    this.#sink = sink;
+    this.#rate = rate;
+  }
+
+  start(): void {
+    this.#stopPace = pace(this.#rate, () => this.#issue());
+  }
+
+  async stop(ms = 5000): Promise<void> {
+    this.#stopPace?.();
+    const deadline = Date.now() + ms;
+    while (this.#conns.some((c) => c.isOpen && c.inFlight > 0) && Date.now() < deadline) {
+      await sleep(5);
+    }
+  }
+
+  #issue(): void {
+    const i = this.#next;
+    this.#next = (i + 1) % this.#conns.length;
+    const conn = this.#conns[i];
+    if (!conn.isOpen || conn.inFlight >= 50) {
+      this.missed++;
+      return;
+    }
+    const sendMs = nowMs();
+    conn.request({ type: "send", to: this.#names[i ^ 1], text: stampText(sendMs) }).then(() => {
+      this.ok++;
+      this.#sink.countSent(sendMs);
+    }, (error) => bump(this.errors, error));
+  }
+}
+
+/** Password logins by `concurrency` workers (worker w logs in as `names[w % n]`) until stopped. */
+export function loginStorm(
+  cluster: Cluster,
+  names: string[],
+  concurrency: number,
+): { stop(): Promise<{ logins: number; failed: number; errors: Record<string, number> }> } {
+  let running = true;
+  let logins = 0;
+  let failed = 0;
+  const errors: Record<string, number> = {};
+  const worker = async (w: number) => {
+    const node = cluster.nodes[w % cluster.nodes.length];
+    while (running) {
+      let conn: BenchConn | null = null;
+      try {
+        conn = await BenchConn.open({ host: "127.0.0.1", port: node.port, bufferBytes: 16384 });
+        await helloLogin(conn, names[w % names.length], PASSWORD, 20_000);
+        logins++;
+      } catch (error) {
+        failed++;
+        const key = error instanceof ReplyError ? error.code : String(error).slice(0, 60);
+        errors[key] = (errors[key] ?? 0) + 1;
+        await sleep(50);
+      } finally {
+        conn?.close();
+      }
+    }
+  };
+  const workers = Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
+  return {
+    async stop() {
+      running = false;
+      await Promise.race([workers, sleep(25_000)]);
+      return { logins, failed, errors };
+    },
+  };
+}
+
+/** Resumes `conn` on node `port` (helper for one-shot connections). */
+export async function oneResume(port: number, token: string, host = "127.0.0.1"): Promise<void> {
+  const conn = await BenchConn.open({ host, port, bufferBytes: 4096 });
+  try {
+    await helloResume(conn, token, 15_000);
+  } finally {
+    conn.close();
+  }
+}
+
+/** One password login on a fresh connection, closed afterwards. */
+export async function oneLogin(port: number, name: string): Promise<void> {
+  const conn = await BenchConn.open({ host: "127.0.0.1", port, bufferBytes: 16384 });
+  try {
+    await helloLogin(conn, name, PASSWORD, 20_000);
+  } finally {
+    conn.close();
+  }
+}
