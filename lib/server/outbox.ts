@@ -32,6 +32,7 @@ export class Outbox {
   #writing = false;
   #closed = false;
   #drainWaiters: (() => void)[] = [];
+  readonly #scheduled = () => this.#flush();
 
   constructor(
     writer: FrameWriter,
@@ -66,9 +67,11 @@ export class Outbox {
 
   /**
    * Queues a frame. Returns false when the outbox is closed or the frame would exceed the
-   * bound (then `onOverflow` is called once and the outbox closes).
+   * bound (then `onOverflow` is called once and the outbox closes). Frames pushed in one
+   * turn are written together after it; with `now`, an idle outbox starts writing at once
+   * (for a caller that pushes the turn's only frame).
    */
-  push(frame: Uint8Array): boolean {
+  push(frame: Uint8Array, now = false): boolean {
     if (this.#closed) return false;
     if (this.#queued + frame.length > this.#maxBytes) {
       this.overflow();
@@ -78,7 +81,8 @@ export class Outbox {
     this.#queued += frame.length;
     if (!this.#writing) {
       this.#writing = true;
-      queueMicrotask(() => this.#flush());
+      if (now) this.#flush();
+      else queueMicrotask(this.#scheduled);
     }
     return true;
   }

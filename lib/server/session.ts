@@ -109,7 +109,7 @@ export class Session {
    * sessions (`lastId` is the highest id in it). Only for a session that is not holding.
    */
   deliverJoined(joined: Uint8Array, count: number, lastId: number): void {
-    if (!this.outbox.push(joined)) return;
+    if (!this.outbox.push(joined, true)) return;
     this.#metrics.deliveries += count;
     if (lastId > this.maxSentId) this.maxSentId = lastId;
   }
