@@ -59,6 +59,8 @@ import {
 } from "./_bench_proc.ts";
 import { fmt, type LatencySummary, round, table } from "./_bench_stats.ts";
 
+const ROOT = new URL("../", import.meta.url).pathname;
+
 type Scenario = "connect" | "fanout" | "latency" | "private" | "login";
 type Store = "kv" | "redis";
 const SCENARIOS: Scenario[] = ["connect", "fanout", "latency", "private", "login"];
@@ -878,6 +880,13 @@ async function machine(
     kernel: Deno.osRelease(),
     deno: Deno.version,
     redisServer: await capture("redis-server", ["--version"]),
+    // The server measured is the working tree: say which commit and what differs from it.
+    git: {
+      head: await capture("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]),
+      uncommitted:
+        (await capture("git", ["-C", ROOT, "status", "--porcelain", "--", "server.ts", "lib"]))
+          ?.split("\n").filter(Boolean).map((line) => line.trim()) ?? [],
+    },
     clkTck,
     rlimitNofile: openFileLimit("self"),
     pinning: pin.note,
@@ -1050,6 +1059,11 @@ async function main(args: string[]): Promise<number> {
       `RLIMIT_NOFILE ${meta.rlimitNofile}`,
   );
   console.log(`pinning: ${pin.note}`);
+  const git = meta.git as { head: string | null; uncommitted: string[] };
+  console.log(
+    `server code: commit ${git.head ?? "?"}` +
+      (git.uncommitted.length ? ` + uncommitted ${git.uncommitted.join(", ")}` : ""),
+  );
   console.log(`server: ${meta.serverFlags}`);
   console.log(`receive: ${meta.receive}`);
   if (options.quick) console.log("mode: --quick (small phases; figures are not representative)");
