@@ -225,21 +225,25 @@ export function storeContract(name: string, makeBacking: StoreBackingFactory): v
 
   test("tokens are saved, looked up, revoked and expire", async (backing) => {
     await using store = await backing.open();
+    const name = async (hash: string) => (await store.lookupToken(hash))?.name ?? null;
     strictEqual(await store.lookupToken("unknown"), null);
+    const savedAt = Date.now();
     await store.saveToken("h1", "alice", 60_000);
     await store.saveToken("h2", "bob", 60_000);
-    strictEqual(await store.lookupToken("h1"), "alice");
-    strictEqual(await store.lookupToken("h2"), "bob");
+    strictEqual(await name("h1"), "alice");
+    strictEqual(await name("h2"), "bob");
+    const expiresAt = (await store.lookupToken("h1"))!.expiresAt;
+    ok(expiresAt >= savedAt + 59_000 && expiresAt <= Date.now() + 60_000, `expiresAt ${expiresAt}`);
     await store.revokeToken("h1");
     strictEqual(await store.lookupToken("h1"), null);
-    strictEqual(await store.lookupToken("h2"), "bob");
+    strictEqual(await name("h2"), "bob");
     await store.revokeToken("never-saved");
 
     await store.saveToken("short", "carol", 50);
-    strictEqual(await store.lookupToken("short"), "carol");
+    strictEqual(await name("short"), "carol");
     await delay(120);
     strictEqual(await store.lookupToken("short"), null);
-    strictEqual(await store.lookupToken("h2"), "bob");
+    strictEqual(await name("h2"), "bob");
   });
 
   // ---- append and feed ----
@@ -484,6 +488,13 @@ export function storeContract(name: string, makeBacking: StoreBackingFactory): v
       group: [],
       skipped: 0,
     });
+    for (const since of [after[1].id + 1000, Number.MAX_SAFE_INTEGER]) {
+      deepStrictEqual(await store.backlog("bob", { since, groupLimit: 10 }), {
+        private: [],
+        group: [],
+        skipped: 0,
+      });
+    }
   });
 
   // ---- history ----
@@ -745,7 +756,7 @@ export function storeContract(name: string, makeBacking: StoreBackingFactory): v
     deepStrictEqual(await store.getUser("bob"), { ...user("bob"), nickname: "Bobby" });
     strictEqual(await store.createUser(user("carol", "BOBBY")), "nick_taken");
     strictEqual(await store.createUser(user("alice", "Else")), "name_taken");
-    strictEqual(await store.lookupToken("tok"), "alice");
+    strictEqual((await store.lookupToken("tok"))?.name, "alice");
     strictEqual(await store.lookupToken("gone"), null);
     deepStrictEqual(await store.backlog("bob", { groupLimit: 10 }), {
       private: [sent[3]],

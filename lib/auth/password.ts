@@ -72,3 +72,63 @@ function b64(bytes: Uint8Array): string {
 function fromB64(text: string): Uint8Array {
   return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 }
+
+/**
+ * Runs password hashing with bounded concurrency: at most `concurrency` hashes at once (by
+ * default one per core the process may use), the rest wait in a bounded queue. The event
+ * loop then always has CPU left for chat, even during a login storm.
+ *
+ * @example
+ * ```ts
+ * const hasher = new PasswordHasher(2, 1000);
+ * const stored = await hasher.hash("correct horse");
+ * await hasher.verify("correct horse", stored); // true
+ * ```
+ */
+export class PasswordHasher {
+  readonly #concurrency: number;
+  readonly #maxQueue: number;
+  readonly #params: ScryptParams;
+  #running = 0;
+  #queue: (() => void)[] = [];
+
+  constructor(concurrency: number, maxQueue: number, params: ScryptParams = DEFAULT_SCRYPT) {
+    this.#concurrency = concurrency;
+    this.#maxQueue = maxQueue;
+    this.#params = params;
+  }
+
+  /** Hashes within the concurrency bound; rejects with `Busy` when the queue is full. */
+  hash(password: string): Promise<string> {
+    return this.#run(() => hashPassword(password, this.#params));
+  }
+
+  /** Verifies within the concurrency bound; rejects with `Busy` when the queue is full. */
+  verify(password: string, stored: string): Promise<boolean> {
+    return this.#run(() => verifyPassword(password, stored));
+  }
+
+  async #run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#running >= this.#concurrency) {
+      if (this.#queue.length >= this.#maxQueue) throw new HasherBusyError();
+      await new Promise<void>((resolve) => this.#queue.push(resolve));
+    } else {
+      this.#running++;
+    }
+    try {
+      return await task();
+    } finally {
+      const next = this.#queue.shift();
+      if (next) next();
+      else this.#running--;
+    }
+  }
+}
+
+/** Too many password operations are waiting. */
+export class HasherBusyError extends Error {
+  constructor() {
+    super("Too many logins at once");
+    this.name = "HasherBusyError";
+  }
+}

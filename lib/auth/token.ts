@@ -5,6 +5,8 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
+
 /**
  * A new random token.
  *
@@ -21,7 +23,6 @@ export function newToken(): string {
 }
 
 /** The hex SHA-256 of a token, under which the store keeps it. */
-export async function hashToken(token: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+export function hashToken(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
 }

@@ -43,6 +43,9 @@ export interface ServerConfig {
   /** Requests per second per session (0: unlimited) and the burst allowed. */
   rate: number;
   burst: number;
+  /** Password hashes computed at once (0: one per core) and waiting at most. */
+  hashConcurrency: number;
+  hashQueue: number;
   /** Failed logins allowed per account and per address within `loginWindowMs`. */
   loginLimit: number;
   addressLimit: number;
@@ -204,6 +207,23 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     help: "Requests a session may send at once above the rate",
   },
   {
+    flag: "hash-concurrency",
+    env: "IM_HASH_CONCURRENCY",
+    kind: "int",
+    default: 0,
+    min: 0,
+    max: 256,
+    help: "Password hashes computed at once (0: one per CPU core the server may use)",
+  },
+  {
+    flag: "hash-queue",
+    env: "IM_HASH_QUEUE",
+    kind: "int",
+    default: 1000,
+    min: 1,
+    help: "Logins and registrations waiting for hashing before more are refused (LOGIN_THROTTLED)",
+  },
+  {
     flag: "login-limit",
     env: "IM_LOGIN_LIMIT",
     kind: "int",
@@ -322,6 +342,8 @@ export function parseServerConfig(
     pingIntervalMs: (o["ping-interval"] as number) * 1000,
     sendQueueBytes: o["send-queue"] as number,
     rate: o.rate as number,
+    hashConcurrency: o["hash-concurrency"] as number,
+    hashQueue: o["hash-queue"] as number,
     burst: o.burst as number,
     loginLimit: o["login-limit"] as number,
     addressLimit: o["address-limit"] as number,

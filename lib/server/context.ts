@@ -6,6 +6,7 @@
 
 import type { ServerConfig } from "../config/server_config.ts";
 import type { Store } from "../store/store.ts";
+import type { PasswordHasher } from "../auth/password.ts";
 import type { Hub } from "./hub.ts";
 import type { LoginThrottle } from "./limits.ts";
 import type { Logger } from "./log.ts";
@@ -23,6 +24,8 @@ export interface Core {
   now(): number;
   /** Names known to exist, so private sends skip a store lookup. */
   readonly knownUsers: Set<string>;
+  /** Password hashing with bounded concurrency. */
+  readonly hasher: PasswordHasher;
   /** Failed-login throttles by account and by remote address. */
   readonly accountThrottle: LoginThrottle;
   readonly addressThrottle: LoginThrottle;

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { hashPassword, verifyPassword } from "../auth/password.ts";
+import { HasherBusyError } from "../auth/password.ts";
 import { hashToken, newToken } from "../auth/token.ts";
 import { encodeMessage } from "../protocol/codec.ts";
 import { ChatError } from "../protocol/errors.ts";
@@ -54,6 +54,8 @@ const REPLY_OVERHEAD = 1024;
  */
 function fitFrame<T>(core: Core, items: T[]): T[] {
   let budget = core.config.maxFrame - REPLY_OVERHEAD;
+  // Fast path: UTF-8 needs at most 3 bytes per UTF-16 unit of the JSON.
+  if (JSON.stringify(items).length * 3 <= budget) return items;
   for (let i = 0; i < items.length; i++) {
     budget -= utf8.encode(JSON.stringify(items[i])).length + 1;
     // The first item always fits: the configuration guarantees room for one message.
@@ -94,7 +96,7 @@ export const HANDLERS: Table = {
       const name = checkName(message.name);
       const password = checkPassword(message.password);
       const nickname = checkNickname(message.nickname);
-      const passwordHash = await hashPassword(password);
+      const passwordHash = await busy(core.hasher.hash(password));
       const result = await core.store.createUser({
         name,
         nickname,
@@ -125,7 +127,7 @@ export const HANDLERS: Table = {
         core.addressThrottle.fail([session.address], core.now());
         throw new ChatError("UNKNOWN_USER", `There is no user named "${name}"`);
       }
-      if (!await verifyPassword(message.password, user.passwordHash)) {
+      if (!await busy(core.hasher.verify(message.password, user.passwordHash))) {
         core.log.info("login_failed", { user: name, remote: session.remote });
         core.addressThrottle.fail([session.address], core.now());
         core.accountThrottle.fail([name], core.now());
@@ -133,9 +135,11 @@ export const HANDLERS: Table = {
       }
       core.accountThrottle.clear(name);
       const token = newToken();
-      const tokenHash = await hashToken(token);
+      const tokenHash = hashToken(token);
       await core.store.saveToken(tokenHash, name, core.config.tokenTtlMs);
-      return await enter(ctx, { name, nickname: user.nickname }, token, tokenHash, message.since);
+      const expiresAt = core.now() + core.config.tokenTtlMs;
+      const info = { name, nickname: user.nickname };
+      return await enter(ctx, info, token, tokenHash, message.since, expiresAt);
     },
   },
 
@@ -145,16 +149,21 @@ export const HANDLERS: Table = {
     async run(ctx, message): Promise<LoginResult> {
       const { core, session } = ctx;
       checkThrottle(core, session.address, undefined);
-      const tokenHash = await hashToken(message.token);
-      const name = await core.store.lookupToken(tokenHash);
-      const user = name === null ? null : await core.store.getUser(name);
-      if (!user) {
+      const tokenHash = hashToken(message.token);
+      const token = await core.store.lookupToken(tokenHash);
+      const user = token === null ? null : await core.store.getUser(token.name);
+      if (!token || !user) {
         core.addressThrottle.fail([session.address], core.now());
         throw new ChatError("INVALID_TOKEN", "The session has expired or was ended; log in again");
       }
-      await core.store.saveToken(tokenHash, user.name, core.config.tokenTtlMs);
+      // Sliding expiry, renewed once half of the lifetime is used (not at every resume).
+      let expiresAt = token.expiresAt;
+      if (expiresAt - core.now() < core.config.tokenTtlMs / 2) {
+        await core.store.saveToken(tokenHash, user.name, core.config.tokenTtlMs);
+        expiresAt = core.now() + core.config.tokenTtlMs;
+      }
       const info = { name: user.name, nickname: user.nickname };
-      return await enter(ctx, info, message.token, tokenHash, message.since);
+      return await enter(ctx, info, message.token, tokenHash, message.since, expiresAt);
     },
   },
 
@@ -288,6 +297,7 @@ async function enter(
   token: string,
   tokenHash: string,
   since: number | undefined,
+  tokenExpiresAt: number,
 ): Promise<LoginResult> {
   const { core, session } = ctx;
   session.tokenHash = tokenHash;
@@ -324,7 +334,7 @@ async function enter(
   const result: LoginResult = {
     user: info,
     token,
-    tokenExpiresAt: core.now() + core.config.tokenTtlMs,
+    tokenExpiresAt,
     online: fitFrame(core, online.users),
     onlineTotal: online.total,
   };
@@ -333,6 +343,16 @@ async function enter(
       "fast enough (slow consumer); what it missed is delivered now";
   }
   return result;
+}
+
+/** Turns a full hashing queue into a throttle error the client can act on. */
+async function busy<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (!(error instanceof HasherBusyError)) throw error;
+    throw new ChatError("LOGIN_THROTTLED", "The server is busy with logins; try again in 1 s", 1);
+  }
 }
 
 /** Refuses a login attempt while the address or the account is locked out. */

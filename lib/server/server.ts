@@ -6,6 +6,7 @@
  * @module
  */
 
+import { PasswordHasher } from "../auth/password.ts";
 import type { ServerConfig } from "../config/server_config.ts";
 import { decodePayload } from "../protocol/codec.ts";
 import { ChatError } from "../protocol/errors.ts";
@@ -93,6 +94,10 @@ export async function startServer(
     metrics,
     now,
     knownUsers: new Set(),
+    hasher: new PasswordHasher(
+      config.hashConcurrency || navigator.hardwareConcurrency || 1,
+      config.hashQueue,
+    ),
     accountThrottle: throttle(config.loginLimit),
     addressThrottle: throttle(config.addressLimit),
     slowConsumers: new Map(),

@@ -27,6 +27,7 @@ import {
   type Retention,
   type SetNicknameResult,
   type Store,
+  type TokenInfo,
   type UserRecord,
   utcDay,
 } from "./store.ts";
@@ -35,6 +36,8 @@ const MAX_ID = Number.MAX_SAFE_INTEGER;
 /** Messages per atomic operation; bounded in bytes too (Deno KV caps an operation's size). */
 const BATCH_MESSAGES = 64;
 const BATCH_BYTES = 200_000;
+/** Accounts kept in memory for logins and lookups. */
+const USER_CACHE = 50_000;
 
 interface Sequence {
   seq: number;
@@ -82,6 +85,8 @@ export class KvStore implements Store {
   #oldestGseq: number;
   #listeners: FeedListener[] = [];
   readonly #presence = new LocalPresence();
+  /** Accounts read recently (at most `USER_CACHE`, oldest dropped first). */
+  readonly #users = new Map<string, UserRecord>();
   readonly #batcher = new Batcher<Appending, ChatMessage>(
     (items) => this.#commitAll(items),
     BATCH_MESSAGES * 4,
@@ -126,7 +131,15 @@ export class KvStore implements Store {
   }
 
   async getUser(name: string): Promise<UserRecord | null> {
-    return (await this.#kv.get<UserRecord>(["u", name])).value;
+    const cached = this.#users.get(name);
+    if (cached) return cached;
+    const user = (await this.#kv.get<UserRecord>(["u", name])).value;
+    if (user) {
+      // This process is the only writer of the file, so the cache cannot go stale.
+      if (this.#users.size >= USER_CACHE) this.#users.delete(this.#users.keys().next().value!);
+      this.#users.set(name, user);
+    }
+    return user;
   }
 
   async getUsers(names: readonly string[]): Promise<UserInfo[]> {
@@ -156,6 +169,7 @@ export class KvStore implements Store {
         op.check(owner).delete(oldKey).set(newKey, name);
       }
       if ((await op.commit()).ok) {
+        if (this.#users.has(name)) this.#users.set(name, updated);
         this.#presence.renamed(name, user.value.nickname, nickname, origin);
         return "ok";
       }
@@ -168,10 +182,10 @@ export class KvStore implements Store {
     });
   }
 
-  async lookupToken(tokenHash: string): Promise<string | null> {
-    const entry = await this.#kv.get<{ name: string; expiresAt: number }>(["t", tokenHash]);
+  async lookupToken(tokenHash: string): Promise<TokenInfo | null> {
+    const entry = await this.#kv.get<TokenInfo>(["t", tokenHash]);
     if (!entry.value || entry.value.expiresAt <= Date.now()) return null;
-    return entry.value.name;
+    return { name: entry.value.name, expiresAt: entry.value.expiresAt };
   }
 
   async revokeToken(tokenHash: string): Promise<void> {
@@ -365,26 +379,32 @@ export class KvStore implements Store {
   }
 
   async backlog(name: string, options: BacklogOptions): Promise<Backlog> {
-    const cursor = options.since ?? (await this.#kv.get<number>(["c", name])).value ?? 0;
+    const stored = options.since ?? (await this.#kv.get<number>(["c", name])).value ?? 0;
+    const cursor = Math.min(stored, MAX_ID - 1);
     // The newest `inboxMax`: older ones are about to be trimmed.
     const privateMessages: ChatMessage[] = [];
-    const inbox = this.#kv.list<ChatMessage>({ prefix: ["i", name] }, {
-      limit: this.#retention.inboxMax,
-      reverse: true,
-    });
-    for await (const entry of inbox) privateMessages.push(entry.value);
-    privateMessages.reverse();
-    const range = { start: ["g", cursor + 1], end: ["g", MAX_ID] };
-    const newest: GroupEntry[] = [];
-    if (options.groupLimit > 0) {
-      const list = this.#kv.list<GroupEntry>(range, { limit: options.groupLimit, reverse: true });
-      for await (const entry of list) newest.push(entry.value);
-      newest.reverse();
+    if (this.#counts.get(JSON.stringify(["i", name]))?.count !== 0) {
+      const inbox = this.#kv.list<ChatMessage>({ prefix: ["i", name] }, {
+        limit: this.#retention.inboxMax,
+        reverse: true,
+      });
+      for await (const entry of inbox) privateMessages.push(entry.value);
+      privateMessages.reverse();
     }
+    const newest: GroupEntry[] = [];
     let skipped = 0;
-    const first = await firstValue<GroupEntry>(this.#kv.list(range, { limit: 1 }));
-    if (first) {
-      skipped = newest.length > 0 ? newest[0][0] - first[0] : this.#seq.gseq - first[0] + 1;
+    // Nothing can be newer than the last id assigned.
+    if (cursor < this.#seq.seq) {
+      const range = { start: ["g", cursor + 1], end: ["g", MAX_ID] };
+      if (options.groupLimit > 0) {
+        const list = this.#kv.list<GroupEntry>(range, { limit: options.groupLimit, reverse: true });
+        for await (const entry of list) newest.push(entry.value);
+        newest.reverse();
+      }
+      const first = await firstValue<GroupEntry>(this.#kv.list(range, { limit: 1 }));
+      if (first) {
+        skipped = newest.length > 0 ? newest[0][0] - first[0] : this.#seq.gseq - first[0] + 1;
+      }
     }
     return { private: privateMessages, group: newest.map(([, m]) => m), skipped };
   }

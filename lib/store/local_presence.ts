@@ -21,6 +21,8 @@ export class LocalPresence {
   readonly #online = new Map<string, UserInfo>();
   readonly #listeners: ClusterListener[] = [];
   #sessions = 0;
+  /** The last list returned, until someone comes, goes or is renamed. */
+  #cached: { limit: number; list: OnlineList } | null = null;
 
   /** Adds a listener. */
   onEvent(listener: ClusterListener): void {
@@ -41,6 +43,7 @@ export class LocalPresence {
   /** Marks `user` online; announces them when they were not. */
   join(user: UserInfo): void {
     if (this.#online.has(user.name)) return;
+    this.#cached = null;
     this.#online.set(user.name, { ...user });
     this.emit({ type: "presence", user: { ...user }, online: true });
   }
@@ -49,6 +52,7 @@ export class LocalPresence {
   leave(name: string, reason: OfflineReason): void {
     const user = this.#online.get(name);
     if (!user) return;
+    this.#cached = null;
     this.#online.delete(name);
     this.emit({ type: "presence", user, online: false, reason });
   }
@@ -57,21 +61,26 @@ export class LocalPresence {
   renamed(name: string, old: string, nickname: string, origin?: string): void {
     const user = this.#online.get(name);
     if (user) user.nickname = nickname;
+    this.#cached = null;
     this.emit({ type: "nick", name, old, nickname }, origin);
   }
 
   /**
    * Up to `limit` online users sorted by name: all of them when they fit, else the first
-   * `limit` to come online (so a login never sorts a huge list).
+   * `limit` to come online (so a login never sorts a huge list). The result is shared
+   * between callers until the list changes: do not modify it.
    */
   online(limit: number): OnlineList {
+    if (this.#cached?.limit === limit) return this.#cached.list;
     const users: UserInfo[] = [];
     for (const user of this.#online.values()) {
       if (users.length === limit) break;
       users.push({ ...user });
     }
     users.sort((a, b) => (a.name < b.name ? -1 : 1));
-    return { users, total: this.#online.size };
+    const list = { users, total: this.#online.size };
+    this.#cached = { limit, list };
+    return list;
   }
 
   setSessions(count: number): void {

@@ -29,6 +29,7 @@ import {
   type Retention,
   type SetNicknameResult,
   type Store,
+  type TokenInfo,
   type UserRecord,
   utcDay,
 } from "./store.ts";
@@ -430,8 +431,14 @@ export class RedisStore implements Store {
     ]);
   }
 
-  async lookupToken(tokenHash: string): Promise<string | null> {
-    return await this.#client.sendCommand<string | null>(["GET", this.#key("token", tokenHash)]);
+  async lookupToken(tokenHash: string): Promise<TokenInfo | null> {
+    const key = this.#key("token", tokenHash);
+    const [name, ttl] = await this.#client.multi()
+      .addCommand(["GET", key])
+      .addCommand(["PTTL", key])
+      .exec() as unknown as [string | null, number];
+    if (name === null || Number(ttl) <= 0) return null;
+    return { name, expiresAt: Date.now() + Number(ttl) };
   }
 
   async revokeToken(tokenHash: string): Promise<void> {

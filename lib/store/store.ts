@@ -86,6 +86,13 @@ export const DEFAULT_RETENTION: Retention = {
   inboxMax: 1_000,
 };
 
+/** A live resume token. */
+export interface TokenInfo {
+  name: string;
+  /** Expiry, ms since the epoch. */
+  expiresAt: number;
+}
+
 /** Outcome of an atomic account creation. */
 export type CreateUserResult = "ok" | "name_taken" | "nick_taken";
 
@@ -147,8 +154,8 @@ export interface Store extends AsyncDisposable {
 
   /** Stores a resume token (by its hash) for `ttlMs`. */
   saveToken(tokenHash: string, name: string, ttlMs: number): Promise<void>;
-  /** The user a live token belongs to, or null when unknown, expired or revoked. */
-  lookupToken(tokenHash: string): Promise<string | null>;
+  /** The user a live token belongs to and when it expires; null when unknown, expired or revoked. */
+  lookupToken(tokenHash: string): Promise<TokenInfo | null>;
   /** Revokes a token. */
   revokeToken(tokenHash: string): Promise<void>;
 
