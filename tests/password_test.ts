@@ -35,7 +35,7 @@ Deno.test("the hasher runs at most its concurrency at once and refuses past its 
   ok(await hasher.verify("password1", stored), "usable again once the queue drained");
 });
 
-Deno.test("tokens are random and stored only as their SHA-256", async () => {
+Deno.test("tokens are random and stored only as their SHA-256", () => {
   const a = newToken();
   const b = newToken();
   ok(a !== b);
