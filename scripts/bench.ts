@@ -757,7 +757,7 @@ async function connectScenario(pin: Pinning, s: Sizes, result: Result): Promise<
 
     const meter = new Meter(cluster);
     const started = performance.now();
-    const res = await pool(n, s.connectConcurrency, Date.now() + 300_000, async (i) => {
+    const open = async (i: number) => {
       const host = spread ? `127.0.0.${1 + (i % 4)}` : "127.0.0.1";
       const conn = await BenchConn.open({ host, port: node.port, bufferBytes: 1024 });
       try {
@@ -767,8 +767,27 @@ async function connectScenario(pin: Pinning, s: Sizes, result: Result): Promise<
         throw error;
       }
       conns.push(conn);
-    });
-    const connectS = (performance.now() - started) / 1000;
+    };
+    // Two halves, with the server's RSS read in between: the second half's growth is the
+    // marginal cost of a connection, free of the fixed cost of a warm heap.
+    const half = Math.floor(n / 2);
+    const first = await pool(half, s.connectConcurrency, Date.now() + 300_000, open);
+    const firstS = (performance.now() - started) / 1000;
+    await sleep(s.idleMs);
+    const rssHalf = rssKiB(node.pid) ?? 0;
+    const openedHalf = conns.length;
+    const secondStarted = performance.now();
+    const second = await pool(
+      n - half,
+      s.connectConcurrency,
+      Date.now() + 300_000,
+      (i) => open(half + i),
+    );
+    const connectS = firstS + (performance.now() - secondStarted) / 1000;
+    const res = {
+      failed: first.failed + second.failed,
+      errors: new Map([...first.errors, ...second.errors]),
+    };
     const m = meter.stop();
     const rssAfter = rssKiB(node.pid) ?? 0;
     await sleep(s.idleMs);
@@ -776,6 +795,9 @@ async function connectScenario(pin: Pinning, s: Sizes, result: Result): Promise<
     const stillOpen = conns.filter((c) => c.isOpen).length;
     const benchRss = Deno.memoryUsage().rss;
     const perConn = conns.length ? (rssIdle - rssBefore) / conns.length : null;
+    const marginal = conns.length > openedHalf
+      ? (rssIdle - rssHalf) / (conns.length - openedHalf)
+      : null;
     for (const c of conns) c.close();
     await sleep(1000);
     const rssClosed = rssKiB(node.pid) ?? 0;
@@ -794,6 +816,8 @@ async function connectScenario(pin: Pinning, s: Sizes, result: Result): Promise<
         afterClose: rssClosed,
       },
       rssDeltaPerConnectionKiB: perConn === null ? null : round(perConn, 2),
+      marginalPerConnectionKiB: marginal === null ? null : round(marginal, 2),
+      serverRssAtHalfKiB: rssHalf,
       extrapolated100kMiB: perConn === null ? null : Math.round((perConn * 100_000) / 1024),
       stillOpenAfterIdle: stillOpen,
       benchRssMiB: {
@@ -828,6 +852,7 @@ async function connectScenario(pin: Pinning, s: Sizes, result: Result): Promise<
         `${fmt(rssIdle / 1024, 1)} MiB (${fmt(stillOpen)} still open)`,
       ],
       ["RSS delta per connection", `${fmt(perConn, 2)} KiB`],
+      ["marginal RSS per connection (2nd half)", `${fmt(marginal, 2)} KiB`],
       [
         "→ 100k connections would need",
         `≈ ${
