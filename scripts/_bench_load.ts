@@ -19,6 +19,7 @@ import {
   withTimeout,
 } from "./_bench_client.ts";
 import {
+  childPids,
   coreBusy,
   coreTimes,
   cpuSeconds,
@@ -29,6 +30,7 @@ import {
   type ServerNode,
   spawnRedis,
   spawnServer,
+  treeCpuSeconds,
 } from "./_bench_proc.ts";
 import { round } from "./_bench_stats.ts";
 
@@ -123,10 +125,14 @@ export class Meter {
 
   constructor(cluster: Cluster) {
     this.#cluster = cluster;
-    this.#ours = new Set([Deno.pid, ...cluster.nodes.map((n) => n.pid)]);
+    // A node's hashing workers are part of the server.
+    this.#ours = new Set([
+      Deno.pid,
+      ...cluster.nodes.flatMap((n) => [n.pid, ...childPids(n.pid)]),
+    ]);
     if (cluster.redis) this.#ours.add(cluster.redis.pid);
     this.#others = otherCpu(this.#ours);
-    this.#server = cluster.nodes.map((n) => cpuSeconds(n.pid) ?? 0);
+    this.#server = cluster.nodes.map((n) => treeCpuSeconds(n.pid) ?? 0);
     this.#redis = cluster.redis ? cpuSeconds(cluster.redis.pid) : null;
     this.#bench = cpuSeconds(Deno.pid) ?? 0;
   }
@@ -134,7 +140,7 @@ export class Meter {
   stop(): Measure {
     const wallS = (performance.now() - this.#t0) / 1000;
     const serverCpuS = this.#cluster.nodes.reduce(
-      (sum, n, i) => sum + ((cpuSeconds(n.pid) ?? 0) - this.#server[i]),
+      (sum, n, i) => sum + ((treeCpuSeconds(n.pid) ?? 0) - this.#server[i]),
       0,
     );
     const redisCpuS = this.#cluster.redis && this.#redis !== null

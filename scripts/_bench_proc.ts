@@ -41,6 +41,29 @@ export function cpuSeconds(pid: number): number | null {
   }
 }
 
+/** Pids of the direct children of `pid` (a server's password-hashing workers). */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    const child = Number(entry.name);
+    if (!Number.isInteger(child)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${child}/stat`);
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) out.push(child);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+/** CPU seconds of a process and its direct children (a server and its hashing workers). */
+export function treeCpuSeconds(pid: number): number | null {
+  const own = cpuSeconds(pid);
+  if (own === null) return null;
+  return childPids(pid).reduce((sum, child) => sum + (cpuSeconds(child) ?? 0), own);
+}
+
 /**
  * CPU seconds (utime + stime) of every user-space process except `exclude`, by pid. Kernel
  * threads are left out (their work includes the softirq processing of our own loopback

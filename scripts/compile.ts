@@ -14,7 +14,14 @@ export const BINARIES = [
   {
     name: "imchat-server",
     entry: "server.ts",
-    permissions: ["--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-sys"],
+    permissions: [
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-sys",
+      "--allow-run=chrt,nice",
+    ],
   },
   {
     name: "imchat-client",

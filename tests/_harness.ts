@@ -197,6 +197,7 @@ export async function spawnServer(args: string[]): Promise<ServerProcess> {
       "--allow-write",
       "--allow-env",
       "--allow-sys",
+      "--allow-run=chrt,nice",
       new URL("../server.ts", import.meta.url).pathname,
       "--host",
       "127.0.0.1",

@@ -24,6 +24,10 @@ async function survivesRestart(args: string[]): Promise<void> {
     await alice.next("shutdown");
     await alice.conn.closed;
     ok(server.lines.some((line) => line.includes('"event":"stopped"')));
+    ok(
+      server.lines.some((line) => line.includes('"event":"hash_workers"')),
+      "passwords were hashed in worker processes",
+    );
   }
   await using server = await spawnServer(["--port", "0", ...args]);
   const bob = await login(server.port, "bob");

@@ -2,7 +2,7 @@ import { equal, ok, rejects } from "node:assert/strict";
 import {
   HasherBusyError,
   hashPassword,
-  PasswordHasher,
+  ThreadHasher,
   verifyPassword,
 } from "../lib/auth/password.ts";
 import { hashToken, newToken } from "../lib/auth/token.ts";
@@ -22,7 +22,7 @@ Deno.test("a password verifies against its salted hash, and only that password",
 });
 
 Deno.test("the hasher runs at most its concurrency at once and refuses past its queue", async () => {
-  const hasher = new PasswordHasher(1, 2, FAST);
+  const hasher = new ThreadHasher(1, 2, FAST);
   const stored = await hashPassword("password1", FAST);
   const started = [
     hasher.verify("password1", stored),

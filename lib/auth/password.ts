@@ -73,19 +73,25 @@ function fromB64(text: string): Uint8Array {
   return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 }
 
+/** Hashes and verifies passwords; rejects with {@linkcode HasherBusyError} when overloaded. */
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  verify(password: string, stored: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
 /**
- * Runs password hashing with bounded concurrency: at most `concurrency` hashes at once (by
- * default one per core the process may use), the rest wait in a bounded queue. The event
- * loop then always has CPU left for chat, even during a login storm.
+ * Hashes on the runtime's thread pool with bounded concurrency: at most `concurrency` hashes
+ * at once, the rest wait in a bounded queue.
  *
  * @example
  * ```ts
- * const hasher = new PasswordHasher(2, 1000);
+ * const hasher = new ThreadHasher(2, 1000);
  * const stored = await hasher.hash("correct horse");
  * await hasher.verify("correct horse", stored); // true
  * ```
  */
-export class PasswordHasher {
+export class ThreadHasher implements PasswordHasher {
   readonly #concurrency: number;
   readonly #maxQueue: number;
   readonly #params: ScryptParams;
@@ -106,6 +112,11 @@ export class PasswordHasher {
   /** Verifies within the concurrency bound; rejects with `Busy` when the queue is full. */
   verify(password: string, stored: string): Promise<boolean> {
     return this.#run(() => verifyPassword(password, stored));
+  }
+
+  /** Nothing to release. */
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 
   async #run<T>(task: () => Promise<T>): Promise<T> {

@@ -45,6 +45,8 @@ export interface ServerConfig {
   burst: number;
   /** Password hashes computed at once (0: one per core) and waiting at most. */
   hashConcurrency: number;
+  /** Low-priority hashing processes (0: hash on in-process threads). */
+  hashWorkers: number;
   hashQueue: number;
   /** Failed logins allowed per account and per address within `loginWindowMs`. */
   loginLimit: number;
@@ -216,6 +218,15 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     help: "Password hashes computed at once (0: one per CPU core the server may use)",
   },
   {
+    flag: "hash-workers",
+    env: "IM_HASH_WORKERS",
+    kind: "int",
+    min: 0,
+    max: 64,
+    help: "Hash passwords in this many low-priority (nice 19) processes; 0: in-process threads " +
+      "(default: one per CPU core)",
+  },
+  {
     flag: "hash-queue",
     env: "IM_HASH_QUEUE",
     kind: "int",
@@ -294,6 +305,7 @@ export function parseServerConfig(
   args: readonly string[],
   env: (name: string) => string | undefined,
   hostname: string,
+  cores = 1,
 ): ServerConfig {
   const o = parseOptions(SERVER_OPTIONS, args, env);
   const port = o.port as number;
@@ -343,6 +355,7 @@ export function parseServerConfig(
     sendQueueBytes: o["send-queue"] as number,
     rate: o.rate as number,
     hashConcurrency: o["hash-concurrency"] as number,
+    hashWorkers: (o["hash-workers"] as number | undefined) ?? cores,
     hashQueue: o["hash-queue"] as number,
     burst: o.burst as number,
     loginLimit: o["login-limit"] as number,

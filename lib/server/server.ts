@@ -6,7 +6,8 @@
  * @module
  */
 
-import { PasswordHasher } from "../auth/password.ts";
+import { ProcessHasher } from "../auth/hash_worker.ts";
+import { type PasswordHasher, ThreadHasher } from "../auth/password.ts";
 import type { ServerConfig } from "../config/server_config.ts";
 import { decodePayload } from "../protocol/codec.ts";
 import { ChatError } from "../protocol/errors.ts";
@@ -37,6 +38,11 @@ export interface ServerDeps {
   /** A store the caller owns (it is not closed at shutdown). */
   store?: Store;
   now?: () => number;
+  /**
+   * The command line that starts this server program; with it, passwords are hashed in
+   * low-priority copies of it (see `--hash-workers`), otherwise on in-process threads.
+   */
+  workerCommand?: string[];
 }
 
 /**
@@ -94,10 +100,7 @@ export async function startServer(
     metrics,
     now,
     knownUsers: new Set(),
-    hasher: new PasswordHasher(
-      config.hashConcurrency || navigator.hardwareConcurrency || 1,
-      config.hashQueue,
-    ),
+    hasher: await startHasher(config, deps.workerCommand, log),
     accountThrottle: throttle(config.loginLimit),
     addressThrottle: throttle(config.addressLimit),
     slowConsumers: new Map(),
@@ -307,6 +310,7 @@ export async function startServer(
       await withTimeout(Promise.allSettled([...connections]), SHUTDOWN_GRACE_MS + 1000);
       await hub.flushAcks();
       await monitor?.stop();
+      await core.hasher.close();
       if (!deps.store) await rawStore[Symbol.asyncDispose]();
       log.info("stopped");
     })();
@@ -314,6 +318,27 @@ export async function startServer(
   };
 
   return { addr, nodeId: config.nodeId, shutdown, [Symbol.asyncDispose]: () => shutdown() };
+}
+
+/** Worker processes when possible and asked for, else threads of this process. */
+async function startHasher(
+  config: ServerConfig,
+  command: string[] | undefined,
+  log: Logger,
+): Promise<PasswordHasher> {
+  if (command && config.hashWorkers > 0) {
+    try {
+      const hasher = await ProcessHasher.start(config.hashWorkers, command, config.hashQueue);
+      log.info("hash_workers", { count: config.hashWorkers });
+      return hasher;
+    } catch (error) {
+      log.warn("hash_workers_failed", { error: String(error) });
+    }
+  }
+  return new ThreadHasher(
+    config.hashConcurrency || navigator.hardwareConcurrency || 1,
+    config.hashQueue,
+  );
 }
 
 /** The HTTP listener of /metrics and /healthz, and the event-loop lag probe. */

@@ -1,0 +1,177 @@
+/**
+ * Password hashing in helper processes. The server starts a few copies of itself with
+ * `--hash-worker` at idle CPU priority (`chrt --idle 0`, else `nice -n 19`): scrypt then runs
+ * only when a core has nothing else to do, so a login storm can use every idle core without
+ * taking CPU from the chat event loop.
+ *
+ * Protocol between server and worker: one JSON object per line on stdin
+ * (`{"id":1,"op":"hash","password":"…"}` or `{"id":2,"op":"verify","password":"…","stored":"…"}`)
+ * and one reply per line on stdout (`{"id":1,"result":"scrypt$…"}` or `{"id":2,"result":true}`).
+ *
+ * @module
+ */
+
+import { HasherBusyError, hashPassword, type PasswordHasher, verifyPassword } from "./password.ts";
+
+interface Job {
+  id: number;
+  op: "hash" | "verify";
+  password: string;
+  stored?: string;
+}
+
+/** Runs the worker side: reads jobs from `input`, writes results to `output`, one at a time. */
+export async function runHashWorker(
+  input: ReadableStream<Uint8Array>,
+  output: WritableStream<Uint8Array>,
+): Promise<void> {
+  const writer = output.getWriter();
+  const encoder = new TextEncoder();
+  let rest = "";
+  for await (const chunk of input.pipeThrough(new TextDecoderStream())) {
+    rest += chunk;
+    let newline;
+    while ((newline = rest.indexOf("\n")) >= 0) {
+      const line = rest.slice(0, newline);
+      rest = rest.slice(newline + 1);
+      const job = JSON.parse(line) as Job;
+      const result = job.op === "hash"
+        ? await hashPassword(job.password)
+        : await verifyPassword(job.password, job.stored ?? "");
+      await writer.write(encoder.encode(JSON.stringify({ id: job.id, result }) + "\n"));
+    }
+  }
+  await writer.close();
+}
+
+interface Worker {
+  process: Deno.ChildProcess;
+  writer: WritableStreamDefaultWriter<Uint8Array>;
+  pending: Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>;
+  done: Promise<void>;
+}
+
+/**
+ * A {@linkcode PasswordHasher} backed by low-priority worker processes, each hashing one
+ * password at a time.
+ */
+export class ProcessHasher implements PasswordHasher {
+  readonly #workers: Worker[];
+  readonly #maxQueue: number;
+  #nextId = 1;
+  #closed = false;
+
+  private constructor(workers: Worker[], maxQueue: number) {
+    this.#workers = workers;
+    this.#maxQueue = maxQueue;
+  }
+
+  /**
+   * Starts `count` workers with `command` (the server's own command line, to which
+   * `--hash-worker` is appended). Rejects when they cannot be started.
+   */
+  static async start(count: number, command: string[], maxQueue: number): Promise<ProcessHasher> {
+    try {
+      return await ProcessHasher.#start(count, ["chrt", "--idle", "0", ...command], maxQueue);
+    } catch {
+      return await ProcessHasher.#start(count, ["nice", "-n", "19", ...command], maxQueue);
+    }
+  }
+
+  static async #start(count: number, command: string[], maxQueue: number): Promise<ProcessHasher> {
+    const workers: Worker[] = [];
+    try {
+      for (let i = 0; i < count; i++) workers.push(startWorker(command));
+      const hasher = new ProcessHasher(workers, maxQueue);
+      // Proves the workers run before the server relies on them.
+      await Promise.all(workers.map((w) => hasher.#call(w, "verify", "x", "invalid")));
+      return hasher;
+    } catch (error) {
+      for (const worker of workers) stopWorker(worker);
+      throw error;
+    }
+  }
+
+  hash(password: string): Promise<string> {
+    return this.#submit("hash", password) as Promise<string>;
+  }
+
+  verify(password: string, stored: string): Promise<boolean> {
+    return this.#submit("verify", password, stored) as Promise<boolean>;
+  }
+
+  /** Stops the workers; pending jobs fail. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const worker of this.#workers) stopWorker(worker);
+    await Promise.allSettled(this.#workers.map((w) => w.done));
+  }
+
+  #submit(op: Job["op"], password: string, stored?: string): Promise<unknown> {
+    let best = this.#workers[0];
+    let queued = 0;
+    for (const worker of this.#workers) {
+      queued += worker.pending.size;
+      if (worker.pending.size < best.pending.size) best = worker;
+    }
+    if (queued >= this.#maxQueue + this.#workers.length) {
+      return Promise.reject(new HasherBusyError());
+    }
+    return this.#call(best, op, password, stored);
+  }
+
+  #call(worker: Worker, op: Job["op"], password: string, stored?: string): Promise<unknown> {
+    if (this.#closed) return Promise.reject(new Error("Password hasher is closed"));
+    const id = this.#nextId++;
+    const job: Job = { id, op, password, ...(stored === undefined ? {} : { stored }) };
+    return new Promise((resolve, reject) => {
+      worker.pending.set(id, { resolve, reject });
+      worker.writer.write(new TextEncoder().encode(JSON.stringify(job) + "\n")).catch((error) => {
+        worker.pending.delete(id);
+        reject(error);
+      });
+    });
+  }
+}
+
+function startWorker(command: string[]): Worker {
+  const process = new Deno.Command(command[0], {
+    args: [...command.slice(1), "--hash-worker"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const pending: Worker["pending"] = new Map();
+  const done = (async () => {
+    let rest = "";
+    try {
+      for await (const chunk of process.stdout.pipeThrough(new TextDecoderStream())) {
+        rest += chunk;
+        let newline;
+        while ((newline = rest.indexOf("\n")) >= 0) {
+          const reply = JSON.parse(rest.slice(0, newline)) as { id: number; result: unknown };
+          rest = rest.slice(newline + 1);
+          pending.get(reply.id)?.resolve(reply.result);
+          pending.delete(reply.id);
+        }
+      }
+    } finally {
+      for (const job of pending.values()) job.reject(new Error("Password worker stopped"));
+      pending.clear();
+      await process.status;
+    }
+  })();
+  return { process, writer: process.stdin.getWriter(), pending, done };
+}
+
+function stopWorker(worker: Worker): void {
+  worker.writer.close().catch(() => {});
+  try {
+    worker.process.kill("SIGTERM");
+  } catch {
+    // already gone
+  }
+}
+
+if (import.meta.main) await runHashWorker(Deno.stdin.readable, Deno.stdout.writable);
