@@ -6,6 +6,7 @@ import {
   verifyPassword,
 } from "../lib/auth/password.ts";
 import { hashToken, newToken } from "../lib/auth/token.ts";
+import { ProcessHasher } from "../lib/auth/hash_worker.ts";
 
 const FAST = { N: 1024, r: 8, p: 1 };
 
@@ -43,4 +44,41 @@ Deno.test("tokens are random and stored only as their SHA-256", () => {
   const hash = hashToken(a);
   ok(/^[0-9a-f]{64}$/.test(hash));
   equal(hash, hashToken(a));
+});
+
+Deno.test("worker processes hash at idle priority and stop with the hasher", async () => {
+  const worker = new URL("../lib/auth/hash_worker.ts", import.meta.url).pathname;
+  const hasher = await ProcessHasher.start(
+    2,
+    [Deno.execPath(), "run", "--no-prompt", "--no-config", worker],
+    10,
+  );
+  try {
+    const stored = await hasher.hash("password1");
+    ok(stored.startsWith("scrypt$16384$8$1$"));
+    const results = await Promise.all([
+      hasher.verify("password1", stored),
+      hasher.verify("password2", stored),
+      hasher.verify("password1", "garbage"),
+    ]);
+    equal(results.join(), "true,false,false");
+    // Each of our workers runs at idle scheduling policy (SCHED_IDLE = 5) or at nice 19.
+    let workers = 0;
+    for (const entry of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(entry.name)) continue;
+      const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`).catch(() => "");
+      if (!cmdline.includes("hash_worker.ts")) continue;
+      const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`);
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[1]) !== Deno.pid) continue; // another test's server
+      const nice = Number(fields[16]);
+      const policy = Number(fields[38]);
+      ok(policy === 5 || nice === 19, `policy ${policy}, nice ${nice}`);
+      workers++;
+    }
+    equal(workers, 2);
+  } finally {
+    await hasher.close();
+  }
+  await rejects(hasher.hash("x"), /closed/);
 });
