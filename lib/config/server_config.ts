@@ -215,7 +215,7 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     default: 0,
     min: 0,
     max: 256,
-    help: "Password hashes computed at once (0: one per CPU core the server may use)",
+    help: "With --hash-workers 0: password hashes computed at once on threads (0: one per core)",
   },
   {
     flag: "hash-workers",
@@ -223,7 +223,7 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     kind: "int",
     min: 0,
     max: 64,
-    help: "Hash passwords in this many low-priority (nice 19) processes; 0: in-process threads " +
+    help: "Hash passwords in this many idle-priority worker processes; 0: in-process threads " +
       "(default: one per CPU core)",
   },
   {
