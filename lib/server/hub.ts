@@ -23,7 +23,13 @@ interface GroupBatch {
   frames: Uint8Array[];
   /** Sessions (by key) that skip some of the messages: the ones they sent themselves. */
   skip: Map<string, Set<number>>;
+  bytes: number;
 }
+
+/** Longest wait for more group messages under load, ms. */
+const COALESCE_MS = 2;
+/** Most bytes in one batch: a quarter of the smallest allowed outbox bound. */
+const BATCH_BYTES = 16 * 1024;
 
 interface LocalUser {
   sessions: Set<Session>;
@@ -43,6 +49,8 @@ export class Hub {
   readonly #users = new Map<string, LocalUser>();
   #acks = new Map<string, number>();
   #batch: GroupBatch | null = null;
+  #batchTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastBatchAt = -Infinity;
   readonly #flushBatch = () => this.#deliverBatch();
 
   readonly #metrics: Metrics;
@@ -143,6 +151,11 @@ export class Hub {
     }
   }
 
+  /** Writes out group messages still waiting to be batched (at shutdown). */
+  flush(): void {
+    this.#deliverBatch();
+  }
+
   /** Sends one event to every open connection. */
   broadcastAll(message: ServerMessage): void {
     this.#deliverBatch();
@@ -182,9 +195,19 @@ export class Hub {
     if (message.to === undefined) {
       // Group messages of this turn go out together: one joined buffer for all sessions.
       let batch = this.#batch;
+      if (batch && batch.bytes + frame.length > BATCH_BYTES) {
+        // A batch stays well under any session's outbox bound.
+        this.#deliverBatch();
+        batch = null;
+      }
       if (!batch) {
-        batch = this.#batch = { messages: [], frames: [], skip: new Map() };
-        queueMicrotask(this.#flushBatch);
+        batch = this.#batch = { messages: [], frames: [], skip: new Map(), bytes: 0 };
+        // Under load (the last batch went out moments ago) wait briefly so that the next
+        // commits join this batch: one write per session for several commits.
+        const since = performance.now() - this.#lastBatchAt;
+        if (since < COALESCE_MS) {
+          this.#batchTimer = setTimeout(this.#flushBatch, COALESCE_MS - since);
+        } else queueMicrotask(this.#flushBatch);
       }
       if (origin !== undefined) {
         const skip = batch.skip.get(origin);
@@ -193,6 +216,7 @@ export class Hub {
       }
       batch.messages.push(message);
       batch.frames.push(frame);
+      batch.bytes += frame.length;
       return;
     }
     this.#deliverBatch(); // keeps id order: earlier group messages go first
@@ -209,6 +233,8 @@ export class Hub {
     const batch = this.#batch;
     if (!batch) return;
     this.#batch = null;
+    clearTimeout(this.#batchTimer);
+    this.#lastBatchAt = performance.now();
     const { messages, frames, skip } = batch;
     const joined = frames.length === 1 ? frames[0] : concat(frames);
     const lastId = messages[messages.length - 1].id;

@@ -303,6 +303,7 @@ export async function startServer(
       }
       await accepting;
       await withTimeout(Promise.allSettled([...requests]), SHUTDOWN_GRACE_MS);
+      hub.flush();
       for (const session of hub.connections) {
         session.send({ type: "shutdown", message });
         session.close(SHUTDOWN_GRACE_MS);
