@@ -1,6 +1,6 @@
 /**
- * The chat server: accepts TCP connections, reads frames, dispatches them, and runs one
- * sweep timer for every connection's deadlines. `startServer()` returns a disposable
+ * The chat server: accepts TCP (or TLS) connections, serves each (`connection.ts`), and runs
+ * one sweep timer for every connection's deadlines. `startServer()` returns a disposable
  * handle; disposing it shuts the server down gracefully.
  *
  * @module
@@ -9,19 +9,15 @@
 import { ProcessHasher } from "../auth/hash_worker.ts";
 import { type PasswordHasher, ThreadHasher } from "../auth/password.ts";
 import type { ServerConfig } from "../config/server_config.ts";
-import { decodePayload } from "../protocol/codec.ts";
-import { ChatError } from "../protocol/errors.ts";
-import { FrameDecoder } from "../protocol/frame.ts";
 import { openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
 import type { Core } from "./context.ts";
-import { dispatch, reportError } from "./dispatch.ts";
+import { serveConnection } from "./connection.ts";
 import { Hub } from "./hub.ts";
-import { LoginThrottle, Strikes, TokenBucket } from "./limits.ts";
+import { LoginThrottle } from "./limits.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { instrumentStore, Metrics } from "./metrics.ts";
-import { Outbox } from "./outbox.ts";
-import { Session } from "./session.ts";
+import { startMonitor } from "./monitor.ts";
 
 /** A running server. */
 export interface ChatServer extends AsyncDisposable {
@@ -45,15 +41,6 @@ export interface ServerDeps {
   workerCommand?: string[];
 }
 
-/**
- * Read buffer sizes. An idle connection holds the smallest; a read that fills its buffer
- * doubles the next one (busy connections read in few large chunks), and small reads shrink
- * it back. Frames larger than the buffer are reassembled by the decoder.
- */
-const READ_BUFFER_MIN = 512;
-const READ_BUFFER_MAX = 65536;
-/** Requests of one connection that may run at once before reading pauses. */
-const MAX_IN_FLIGHT = 64;
 const SWEEP_MS = 1000;
 const SHUTDOWN_GRACE_MS = 5000;
 
@@ -110,133 +97,13 @@ export async function startServer(
   let stopping: Promise<void> | null = null;
   let serial = 0;
 
-  const serve = async (conn: Deno.Conn) => {
-    const key = `${config.nodeId}#${++serial}`;
-    metrics.accepted++;
-    const addr = conn.remoteAddr as Deno.NetAddr;
-    const remote = `${addr.hostname}:${addr.port}`;
-    let open = true;
-    const closeTransport = () => {
-      if (!open) return;
-      open = false;
-      try {
-        conn.close();
-      } catch {
-        // already closed
-      }
-    };
-    if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
-    const outbox = new Outbox(
-      conn,
-      config.sendQueueBytes,
-      () => {
-        const user = session.user?.name;
-        log.warn("slow_consumer", { user, remote, queued: outbox.queuedBytes });
-        metrics.slowConsumers++;
-        if (user) {
-          core.slowConsumers.set(user, now());
-          if (core.slowConsumers.size > 100_000) core.slowConsumers.clear();
-        }
-        closeTransport();
-      },
-      closeTransport,
-      (bytes) => metrics.bytesOut += bytes,
-    );
-    const session = new Session(
-      key,
-      remote,
-      now(),
-      outbox,
-      config.maxFrame,
-      closeTransport,
-      metrics,
-    );
-    session.loginDeadline = now() + config.loginTimeoutMs;
-    session.bucket = new TokenBucket(config.rate, config.burst, now());
-    session.strikes = new Strikes(2 * config.burst, now());
-    hub.connections.add(session);
-    log.debug("connect", { remote });
-    const decoder = new FrameDecoder(config.maxFrame);
-    let buffer = new Uint8Array(READ_BUFFER_MIN);
-    const inFlight = new Set<Promise<void>>();
-    try {
-      reading: for (;;) {
-        const n = await conn.read(buffer);
-        if (n === null) break;
-        session.lastSeen = now();
-        session.pingedAt = 0;
-        let frames: Uint8Array[];
-        try {
-          frames = decoder.push(buffer.subarray(0, n));
-        } catch (error) {
-          log.info("bad_frame", { remote, error: (error as Error).message });
-          await Promise.allSettled([...inFlight]);
-          reportError(core, session, error, undefined);
-          break;
-        }
-        for (const frame of frames) {
-          if (session.phase === "closed") break reading;
-          let value: Record<string, unknown>;
-          try {
-            value = decodePayload(frame);
-          } catch (error) {
-            log.info("bad_frame", { remote, error: (error as Error).message });
-            // Answer what came before the bad frame, then close.
-            await Promise.allSettled([...inFlight]);
-            reportError(core, session, error, undefined);
-            break reading;
-          }
-          metrics.frameIn(
-            typeof value.type === "string" && value.type.length <= 16 ? value.type : "?",
-          );
-          if (stopping) {
-            reportError(
-              core,
-              session,
-              new ChatError("SHUTTING_DOWN", "Server is shutting down"),
-              undefined,
-            );
-            break reading;
-          }
-          const { exclusive, done } = dispatch(core, session, value);
-          requests.add(done);
-          done.finally(() => requests.delete(done));
-          if (exclusive) {
-            await done;
-          } else {
-            inFlight.add(done);
-            done.finally(() => inFlight.delete(done));
-            if (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
-          }
-        }
-        if (n === buffer.length && n < READ_BUFFER_MAX) {
-          buffer = new Uint8Array(n * 2);
-        } else if (n < buffer.length / 8 && buffer.length > READ_BUFFER_MIN) {
-          buffer = new Uint8Array(buffer.length / 2);
-        }
-        if (decoder.failure) {
-          log.info("bad_frame", { remote, error: decoder.failure.message });
-          await Promise.allSettled([...inFlight]);
-          reportError(core, session, decoder.failure, undefined);
-          break;
-        }
-      }
-    } catch (error) {
-      if (open) log.debug("read_error", { remote, error: String(error) });
-    } finally {
-      hub.connections.delete(session);
-      const user = session.user?.name;
-      await hub.detach(session, session.dropReason).catch((error) =>
-        log.warn("detach_failed", { user, error: String(error) })
-      );
-      if (session.phase !== "closed") {
-        session.phase = "closed";
-        outbox.close();
-        closeTransport();
-      }
-      log.info("disconnect", { user, remote, reason: session.dropReason });
-    }
-  };
+  const serve = (conn: Deno.Conn) =>
+    serveConnection(conn, {
+      core,
+      key: `${config.nodeId}#${++serial}`,
+      requests,
+      stopping: () => stopping !== null,
+    });
 
   const sweep = () => {
     const t = now();
@@ -342,63 +209,11 @@ async function startHasher(
   );
 }
 
-/** The HTTP listener of /metrics and /healthz, and the event-loop lag probe. */
-function startMonitor(
-  config: ServerConfig,
-  store: Store,
-  hub: Hub,
-  metrics: Metrics,
-  log: Logger,
-): { stop(): Promise<void> } {
-  const LAG_PROBE_MS = 100;
-  let expected = performance.now() + LAG_PROBE_MS;
-  const probe = setInterval(() => {
-    const now = performance.now();
-    metrics.eventLoopLag = Math.max(metrics.eventLoopLag, Math.max(0, now - expected) / 1000);
-    expected = now + LAG_PROBE_MS;
-  }, LAG_PROBE_MS);
-  const http = Deno.serve({
-    hostname: config.metricsHost,
-    port: config.metricsPort,
-    onListen: ({ port }) => log.info("metrics_listening", { host: config.metricsHost, port }),
-  }, async (request) => {
-    const path = new URL(request.url).pathname;
-    if (path === "/metrics") {
-      let queuedBytes = 0;
-      for (const session of hub.connections) queuedBytes += session.outbox.queuedBytes;
-      const body = metrics.render({
-        connections: hub.connections.size,
-        sessions: hub.localSessions,
-        localUsers: hub.localUsers,
-        queuedBytes,
-      });
-      return new Response(body, { headers: { "content-type": "text/plain; version=0.0.4" } });
-    }
-    if (path === "/healthz") {
-      try {
-        await withTimeout(store.ping(), 2000, true);
-        return new Response(`ok ${store.backend}\n`);
-      } catch (error) {
-        return new Response(`store unreachable: ${error}\n`, { status: 503 });
-      }
-    }
-    return new Response("not found\n", { status: 404 });
-  });
-  return {
-    async stop() {
-      clearInterval(probe);
-      await http.shutdown();
-    },
-  };
-}
-
-/** Waits for `promise` at most `ms`; then resolves, or rejects when `fail` is set. */
-function withTimeout(promise: Promise<unknown>, ms: number, fail = false): Promise<void> {
+/** Waits for `promise` at most `ms`. */
+function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   return Promise.race([
     promise.then(() => {}),
-    new Promise<void>((resolve, reject) =>
-      timer = setTimeout(() => fail ? reject(new Error("timed out")) : resolve(), ms)
-    ),
+    new Promise<void>((resolve) => timer = setTimeout(resolve, ms)),
   ]).finally(() => clearTimeout(timer));
 }
