@@ -49,7 +49,8 @@ export function encodeFrame(payload: Uint8Array, maxFrame = DEFAULT_MAX_FRAME): 
  */
 export class FrameDecoder {
   readonly #maxFrame: number;
-  readonly #header = new Uint8Array(HEADER_BYTES);
+  /** A header split across chunks: its bytes so far, as a number. */
+  #headerValue = 0;
   #headerFill = 0;
   #body: Uint8Array | null = null;
   #bodyFill = 0;
@@ -107,13 +108,14 @@ export class FrameDecoder {
           }
           this.#startBody(length);
         } else {
-          const take = Math.min(HEADER_BYTES - this.#headerFill, chunk.length - offset);
-          this.#header.set(chunk.subarray(offset, offset + take), this.#headerFill);
-          this.#headerFill += take;
-          offset += take;
+          while (this.#headerFill < HEADER_BYTES && offset < chunk.length) {
+            this.#headerValue = this.#headerValue * 256 + chunk[offset++];
+            this.#headerFill++;
+          }
           if (this.#headerFill < HEADER_BYTES) break;
-          const length = readLength(this.#header, 0);
+          const length = this.#headerValue;
           this.#headerFill = 0;
+          this.#headerValue = 0;
           this.#checkLength(length);
           this.#startBody(length);
         }

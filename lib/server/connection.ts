@@ -11,7 +11,7 @@ import { ChatError } from "../protocol/errors.ts";
 import { FrameDecoder } from "../protocol/frame.ts";
 import type { Core } from "./context.ts";
 import { dispatch, reportError } from "./dispatch.ts";
-import { Strikes, TokenBucket } from "./limits.ts";
+import { TokenBucket } from "./limits.ts";
 import { Outbox } from "./outbox.ts";
 import { Session } from "./session.ts";
 
@@ -81,12 +81,13 @@ export async function serveConnection(conn: Deno.Conn, ctx: ConnectionContext): 
   );
   session.loginDeadline = now() + config.loginTimeoutMs;
   session.bucket = new TokenBucket(config.rate, config.burst, now());
-  session.strikes = new Strikes(2 * config.burst, now());
   hub.connections.add(session);
   log.debug("connect", { remote });
   const decoder = new FrameDecoder(config.maxFrame);
   let buffer = new Uint8Array(READ_BUFFER_MIN);
-  const inFlight = new Set<Promise<void>>();
+  // Requests running while later frames are read; made on first use (idle connections
+  // never need it).
+  let inFlight: Set<Promise<void>> | null = null;
   try {
     reading: for (;;) {
       const n = await conn.read(buffer);
@@ -98,7 +99,7 @@ export async function serveConnection(conn: Deno.Conn, ctx: ConnectionContext): 
         frames = decoder.push(buffer.subarray(0, n));
       } catch (error) {
         log.info("bad_frame", { remote, error: (error as Error).message });
-        await Promise.allSettled([...inFlight]);
+        await Promise.allSettled([...inFlight ?? []]);
         reportError(core, session, error, undefined);
         break;
       }
@@ -110,7 +111,7 @@ export async function serveConnection(conn: Deno.Conn, ctx: ConnectionContext): 
         } catch (error) {
           log.info("bad_frame", { remote, error: (error as Error).message });
           // Answer what came before the bad frame, then close.
-          await Promise.allSettled([...inFlight]);
+          await Promise.allSettled([...inFlight ?? []]);
           reportError(core, session, error, undefined);
           break reading;
         }
@@ -132,9 +133,10 @@ export async function serveConnection(conn: Deno.Conn, ctx: ConnectionContext): 
         if (exclusive) {
           await done;
         } else {
-          inFlight.add(done);
-          done.finally(() => inFlight.delete(done));
-          if (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
+          const running: Set<Promise<void>> = inFlight ??= new Set();
+          running.add(done);
+          done.finally(() => running.delete(done));
+          if (running.size >= MAX_IN_FLIGHT) await Promise.race(running);
         }
       }
       if (n === buffer.length && n < READ_BUFFER_MAX) {
@@ -144,7 +146,7 @@ export async function serveConnection(conn: Deno.Conn, ctx: ConnectionContext): 
       }
       if (decoder.failure) {
         log.info("bad_frame", { remote, error: decoder.failure.message });
-        await Promise.allSettled([...inFlight]);
+        await Promise.allSettled([...inFlight ?? []]);
         reportError(core, session, decoder.failure, undefined);
         break;
       }

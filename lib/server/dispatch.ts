@@ -11,6 +11,7 @@ import type { ClientMessage, OkReply } from "../protocol/messages.ts";
 import { parseClientMessage, requestIdOf } from "../protocol/validate.ts";
 import type { Core } from "./context.ts";
 import { type Access, type Handler, HANDLERS } from "./handlers.ts";
+import { Strikes } from "./limits.ts";
 import type { Session } from "./session.ts";
 
 /**
@@ -72,6 +73,7 @@ async function run(
 function checkRate(core: Core, session: Session): void {
   const now = core.now();
   if (session.bucket.take(now)) return;
+  session.strikes ??= new Strikes(2 * core.config.burst, now);
   if (session.strikes.add(now)) {
     core.log.warn("flooding", { user: session.user?.name, remote: session.remote });
     throw new ChatError("FLOODING", "Disconnected for sending too fast");

@@ -51,9 +51,9 @@ export class Session {
   /** Live messages held while the login backlog is being delivered; null when live. */
   held: Held[] | null = null;
   #heldBytes = 0;
-  /** Request rate limit and the count of refused requests. */
+  /** Request rate limit, and the count of refused requests (made at the first refusal). */
   bucket!: TokenBucket;
-  strikes!: Strikes;
+  strikes: Strikes | null = null;
 
   constructor(
     key: string,
