@@ -98,3 +98,57 @@ async function waitForPort(port: number): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/** A running Redis Cluster of three masters. */
+export interface RedisCluster extends AsyncDisposable {
+  /** A seed node's URL. */
+  readonly url: string;
+  readonly ports: number[];
+}
+
+/** Starts three redis-server masters on free loopback ports and joins them into a cluster. */
+export async function startRedisCluster(): Promise<RedisCluster> {
+  const nodes: RedisServer[] = [];
+  try {
+    for (let i = 0; i < 3; i++) {
+      nodes.push(await startRedis(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]));
+    }
+    const create = await new Deno.Command("redis-cli", {
+      args: [
+        "--cluster",
+        "create",
+        ...nodes.map((n) => `127.0.0.1:${n.port}`),
+        "--cluster-replicas",
+        "0",
+        "--cluster-yes",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (create.code !== 0) {
+      throw new Error(
+        `redis-cli --cluster create failed: ${new TextDecoder().decode(create.stderr)}`,
+      );
+    }
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const info = await new Deno.Command("redis-cli", {
+        args: ["-p", String(nodes[0].port), "cluster", "info"],
+        stdout: "piped",
+      }).output();
+      if (new TextDecoder().decode(info.stdout).includes("cluster_state:ok")) break;
+      if (Date.now() > deadline) throw new Error("the Redis Cluster did not become ready");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } catch (error) {
+    for (const node of nodes) await node[Symbol.asyncDispose]();
+    throw error;
+  }
+  return {
+    url: nodes[0].url,
+    ports: nodes.map((n) => n.port),
+    async [Symbol.asyncDispose]() {
+      for (const node of nodes) await node[Symbol.asyncDispose]();
+    },
+  };
+}

@@ -22,6 +22,8 @@ export interface ServerConfig {
   redisUrl?: string;
   /** Key prefix in Redis. */
   redisPrefix: string;
+  /** `redisUrl` is a seed node of a Redis Cluster. */
+  redisCluster: boolean;
   /** This node's id (default `hostname:port`). */
   nodeId: string;
   /** Redis mode: a node silent for this long is taken for dead, ms. */
@@ -91,6 +93,13 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     env: "REDIS_URL",
     kind: "string",
     help: "Use Redis at this URL (redis://host:port) instead of Deno KV",
+  },
+  {
+    flag: "redis-cluster",
+    env: "IM_REDIS_CLUSTER",
+    kind: "bool",
+    default: false,
+    help: "The --redis URL is a node of a Redis Cluster (sharded pub/sub; keys share one hash tag)",
   },
   {
     flag: "redis-prefix",
@@ -339,6 +348,7 @@ export function parseServerConfig(
     kvPath: o.kv as string,
     redisUrl,
     redisPrefix: o["redis-prefix"] as string,
+    redisCluster: o["redis-cluster"] as boolean,
     nodeId,
     nodeTtlMs: (o["node-ttl"] as number) * 1000,
     maxFrame,

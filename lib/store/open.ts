@@ -24,6 +24,7 @@ export async function openStore(config: ServerConfig, log: Logger): Promise<Stor
       url: config.redisUrl,
       nodeId: config.nodeId,
       prefix: config.redisPrefix,
+      cluster: config.redisCluster,
       retention: config.retention,
       nodeTtlMs: config.nodeTtlMs,
       onStatus: (event, detail) =>

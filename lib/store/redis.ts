@@ -6,7 +6,7 @@
  * @module
  */
 
-import { createClient } from "redis";
+import { openRedisLink, type RedisLink } from "./redis_link.ts";
 import type { ChatMessage, OfflineReason, UserInfo } from "../protocol/messages.ts";
 import { nicknameKey } from "../protocol/rules.ts";
 import { Batcher } from "./batcher.ts";
@@ -34,8 +34,6 @@ import {
   utcDay,
 } from "./store.ts";
 
-type Client = ReturnType<typeof createClient>;
-
 interface Appending {
   message: NewMessage;
   origin: string | undefined;
@@ -47,8 +45,13 @@ export interface RedisStoreOptions {
   url: string;
   /** This node's id: names its feed channel and its heartbeat key. */
   nodeId: string;
-  /** Prefix of every key and channel. */
+  /**
+   * Prefix of every key and channel. In a cluster it is made a hash tag (`{im}:`), so that
+   * the scripts' keys and channels share one slot.
+   */
   prefix?: string;
+  /** Connect to a Redis Cluster through `url` as a seed node. */
+  cluster?: boolean;
   retention?: Retention;
   /**
    * A node whose heartbeat is older than this is taken for dead and its users are shown
@@ -66,7 +69,8 @@ const BATCH = 256;
 const DEFAULT_NODE_TTL = 10_000;
 
 /**
- * Connects to Redis and opens the store. Rejects when Redis cannot be reached.
+ * Connects to Redis (or a Redis Cluster) and opens the store. Rejects when Redis cannot be
+ * reached.
  *
  * @example
  * ```ts
@@ -74,53 +78,16 @@ const DEFAULT_NODE_TTL = 10_000;
  * ```
  */
 export async function openRedisStore(options: RedisStoreOptions): Promise<RedisStore> {
-  const onStatus = options.onStatus ?? (() => {});
-  const connect = async (role: string): Promise<Client> => {
-    let connected = false;
-    let down = false;
-    const client = createClient({
-      url: options.url,
-      RESP: 2,
-      // Fail fast while disconnected: a request gets UNAVAILABLE instead of hanging.
-      disableOfflineQueue: true,
-      socket: {
-        connectTimeout: 5000,
-        reconnectStrategy: (retries: number, cause: Error) => {
-          if (!connected) return cause;
-          return Math.min(100 * 2 ** Math.min(retries, 5), 2000);
-        },
-      },
-    });
-    client.on("error", (error: Error) => {
-      if (connected && !down) {
-        down = true;
-        onStatus("redis_down", `${role}: ${error.message}`);
-      }
-    });
-    client.on("ready", () => {
-      if (connected && down) {
-        down = false;
-        onStatus("redis_up", role);
-      }
-    });
-    await client.connect();
-    connected = true;
-    return client as Client;
-  };
-  const commands = await connect("commands");
-  let subscriber: Client;
-  try {
-    subscriber = await connect("subscriber");
-  } catch (error) {
-    commands.destroy();
-    throw error;
-  }
-  const store = new RedisStore(commands, subscriber, options);
+  const link = await openRedisLink({
+    url: options.url,
+    cluster: options.cluster,
+    onStatus: options.onStatus,
+  });
+  const store = new RedisStore(link, options);
   try {
     await store.start();
   } catch (error) {
-    commands.destroy();
-    subscriber.destroy();
+    link.destroy();
     throw error;
   }
   return store;
@@ -129,8 +96,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<RedisS
 /** {@linkcode Store} on Redis. Create it with {@linkcode openRedisStore}. */
 export class RedisStore implements Store {
   readonly backend = "redis" as const;
-  readonly #client: Client;
-  readonly #subscriber: Client;
+  readonly #link: RedisLink;
   readonly #prefix: string;
   readonly #nodeId: string;
   readonly #retention: Retention;
@@ -150,10 +116,12 @@ export class RedisStore implements Store {
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
-  constructor(client: Client, subscriber: Client, options: RedisStoreOptions) {
-    this.#client = client;
-    this.#subscriber = subscriber;
-    this.#prefix = options.prefix ?? "im:";
+  constructor(link: RedisLink, options: RedisStoreOptions) {
+    this.#link = link;
+    const prefix = options.prefix ?? "im:";
+    this.#prefix = link.cluster && !prefix.includes("{")
+      ? `{${prefix.replace(/:$/, "")}}:`
+      : prefix;
     this.#nodeId = options.nodeId;
     this.#retention = options.retention ?? DEFAULT_RETENTION;
     this.#nodeTtlMs = options.nodeTtlMs ?? DEFAULT_NODE_TTL;
@@ -162,7 +130,7 @@ export class RedisStore implements Store {
 
   /** Whether Redis is reachable now. */
   get available(): boolean {
-    return this.#client.isReady;
+    return this.#link.ready;
   }
 
   /**
@@ -172,39 +140,33 @@ export class RedisStore implements Store {
   async start(): Promise<void> {
     await this.#script(REAP, [this.#nodeId]);
     this.#lastFeedId = Number(
-      await this.#client.sendCommand<string | null>(["GET", this.#key("seq")]) ?? 0,
+      await this.#link.command<string | null>(["GET", this.#key("seq")]) ?? 0,
     );
-    await this.#subscriber.subscribe(
+    await this.#link.subscribe(
       [`${this.#prefix}feed:group`, `${this.#prefix}feed:node:${this.#nodeId}`],
       (payload) => this.#onFeed(payload),
     );
-    await this.#subscriber.subscribe(
-      `${this.#prefix}feed:events`,
+    await this.#link.subscribe(
+      [`${this.#prefix}feed:events`],
       (payload) => this.#onEvent(payload),
     );
     await this.#beat();
     this.#heartbeat = setInterval(() => this.#beat().catch(() => {}), this.#nodeTtlMs / 3);
-    this.#client.on("ready", () => this.#rejoin().catch(() => {}));
-    this.#subscriber.on("ready", () => this.#recoverFeed().catch(() => {}));
+    this.#link.onReconnect(() => this.#rejoin().catch(() => {}));
+    this.#link.onResubscribe(() => this.#recoverFeed().catch(() => {}));
   }
 
   /** Refreshes this node's heartbeat and removes nodes whose heartbeat expired. */
   async #beat(): Promise<void> {
     if (this.#closed) return;
-    const [, , nodes] = await this.#client.multi()
-      .addCommand([
-        "SET",
-        this.#key("node", this.#nodeId),
-        String(Date.now()),
-        "PX",
-        String(this.#nodeTtlMs),
-      ])
-      .addCommand(["SADD", this.#key("nodes"), this.#nodeId])
-      .addCommand(["SMEMBERS", this.#key("nodes")])
-      .exec() as unknown as [unknown, unknown, string[]];
+    const [, , nodes] = await this.#link.multi<[unknown, unknown, string[]]>([
+      ["SET", this.#key("node", this.#nodeId), String(Date.now()), "PX", String(this.#nodeTtlMs)],
+      ["SADD", this.#key("nodes"), this.#nodeId],
+      ["SMEMBERS", this.#key("nodes")],
+    ]);
     for (const node of nodes) {
       if (node === this.#nodeId) continue;
-      const alive = await this.#client.sendCommand<number>(["EXISTS", this.#key("node", node)]);
+      const alive = await this.#link.command<number>(["EXISTS", this.#key("node", node)]);
       if (alive) continue;
       const users = await this.#script<number>(REAP, [node]);
       this.#onStatus("node_reaped", `${node} (${users} users)`);
@@ -255,9 +217,7 @@ export class RedisStore implements Store {
         ...[...this.#joined.keys()].map((n) => this.#key("inbox", n)),
       ];
       const rows = await Promise.all(
-        keys.map((key) =>
-          this.#client.sendCommand<string[]>(["ZRANGEBYSCORE", key, after, "+inf"])
-        ),
+        keys.map((key) => this.#link.command<string[]>(["ZRANGEBYSCORE", key, after, "+inf"])),
       );
       const missed = rows.flat().map(parse).sort((a, b) => a.id - b.id);
       for (const message of missed) this.#emit(message, undefined);
@@ -300,18 +260,18 @@ export class RedisStore implements Store {
 
   async online(limit: number): Promise<OnlineList> {
     const key = this.#key("online");
-    const total = Number(await this.#client.sendCommand<number>(["HLEN", key]));
+    const total = Number(await this.#link.command<number>(["HLEN", key]));
     const users: UserInfo[] = [];
     const take = (rows: string[]) => {
       for (let i = 0; i < rows.length; i += 2) users.push({ name: rows[i], nickname: rows[i + 1] });
     };
     if (total <= limit) {
-      take(await this.#client.sendCommand<string[]>(["HGETALL", key]));
+      take(await this.#link.command<string[]>(["HGETALL", key]));
     } else {
       // A large list: scan just enough of it instead of reading every entry.
       let cursor = "0";
       do {
-        const [next, rows] = await this.#client.sendCommand<[string, string[]]>([
+        const [next, rows] = await this.#link.command<[string, string[]]>([
           "HSCAN",
           key,
           cursor,
@@ -328,14 +288,14 @@ export class RedisStore implements Store {
 
   async setSessions(count: number): Promise<void> {
     this.#sessions = count;
-    await this.#client.sendCommand(["HSET", this.#key("sessions"), this.#nodeId, String(count)]);
+    await this.#link.command(["HSET", this.#key("sessions"), this.#nodeId, String(count)]);
   }
 
   async counts(): Promise<OnlineCounts> {
-    const [users, sessions] = await this.#client.multi()
-      .addCommand(["HLEN", this.#key("online")])
-      .addCommand(["HVALS", this.#key("sessions")])
-      .exec() as unknown as [number, string[]];
+    const [users, sessions] = await this.#link.multi<[number, string[]]>([
+      ["HLEN", this.#key("online")],
+      ["HVALS", this.#key("sessions")],
+    ]);
     return { users: Number(users), sessions: sessions.reduce((sum, n) => sum + Number(n), 0) };
   }
 
@@ -343,18 +303,32 @@ export class RedisStore implements Store {
     return this.#prefix + parts.join(":");
   }
 
-  async #script<T>(source: string, args: string[]): Promise<T> {
+  /**
+   * Runs a script by its SHA (loading it first), falling back to EVAL after a Redis restart
+   * forgot it. One key is declared: every key and channel of the scripts shares its prefix,
+   * so it routes the call to the right shard in a cluster. In a cluster, scripts publish with
+   * SPUBLISH (sharded pub/sub).
+   */
+  async #script<T>(base: string, args: string[]): Promise<T> {
+    const source = this.#link.cluster ? base.replaceAll("'PUBLISH'", "'SPUBLISH'") : base;
+    const route = this.#key("seq");
     let sha = this.#shas.get(source);
     if (sha === undefined) {
-      sha = await this.#client.sendCommand<string>(["SCRIPT", "LOAD", source]);
+      sha = await this.#link.command<string>(["SCRIPT", "LOAD", source], route);
       this.#shas.set(source, sha);
     }
     try {
-      return await this.#client.sendCommand<T>(["EVALSHA", sha, "0", this.#prefix, ...args]);
+      return await this.#link.command<T>(
+        ["EVALSHA", sha, "1", route, this.#prefix, ...args],
+        route,
+      );
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
       this.#shas.delete(source);
-      return await this.#client.sendCommand<T>(["EVAL", source, "0", this.#prefix, ...args]);
+      return await this.#link.command<T>(
+        ["EVAL", source, "1", route, this.#prefix, ...args],
+        route,
+      );
     }
   }
 
@@ -369,7 +343,7 @@ export class RedisStore implements Store {
   }
 
   async getUser(name: string): Promise<UserRecord | null> {
-    const fields = await this.#client.sendCommand<string[]>([
+    const fields = await this.#link.command<string[]>([
       "HMGET",
       this.#key("user", name),
       "name",
@@ -389,7 +363,7 @@ export class RedisStore implements Store {
   async getUsers(names: readonly string[]): Promise<UserInfo[]> {
     const replies = await Promise.all(
       names.map((name) =>
-        this.#client.sendCommand<(string | null)[]>([
+        this.#link.command<(string | null)[]>([
           "HMGET",
           this.#key("user", name),
           "name",
@@ -422,7 +396,7 @@ export class RedisStore implements Store {
   }
 
   async saveToken(tokenHash: string, name: string, ttlMs: number): Promise<void> {
-    await this.#client.sendCommand([
+    await this.#link.command([
       "SET",
       this.#key("token", tokenHash),
       name,
@@ -433,16 +407,16 @@ export class RedisStore implements Store {
 
   async lookupToken(tokenHash: string): Promise<TokenInfo | null> {
     const key = this.#key("token", tokenHash);
-    const [name, ttl] = await this.#client.multi()
-      .addCommand(["GET", key])
-      .addCommand(["PTTL", key])
-      .exec() as unknown as [string | null, number];
+    const [name, ttl] = await this.#link.multi<[string | null, number]>([
+      ["GET", key],
+      ["PTTL", key],
+    ]);
     if (name === null || Number(ttl) <= 0) return null;
     return { name, expiresAt: Date.now() + Number(ttl) };
   }
 
   async revokeToken(tokenHash: string): Promise<void> {
-    await this.#client.sendCommand(["DEL", this.#key("token", tokenHash)]);
+    await this.#link.command(["DEL", this.#key("token", tokenHash)]);
   }
 
   append(messages: readonly NewMessage[], origin?: string): Promise<ChatMessage[]> {
@@ -469,12 +443,12 @@ export class RedisStore implements Store {
   async backlog(name: string, options: BacklogOptions): Promise<Backlog> {
     const cursor = options.since ??
       Number(
-        await this.#client.sendCommand<string | null>(["HGET", this.#key("cursor"), name]) ?? 0,
+        await this.#link.command<string | null>(["HGET", this.#key("cursor"), name]) ?? 0,
       );
     const after = `(${cursor}`;
-    const [inbox, newest, total] = await this.#client.multi()
-      .addCommand(["ZRANGE", this.#key("inbox", name), "0", String(this.#retention.inboxMax - 1)])
-      .addCommand([
+    const [inbox, newest, total] = await this.#link.multi<[string[], string[], number]>([
+      ["ZRANGE", this.#key("inbox", name), "0", String(this.#retention.inboxMax - 1)],
+      [
         "ZREVRANGEBYSCORE",
         this.#key("group"),
         "+inf",
@@ -482,9 +456,9 @@ export class RedisStore implements Store {
         "LIMIT",
         "0",
         String(options.groupLimit),
-      ])
-      .addCommand(["ZCOUNT", this.#key("group"), after, "+inf"])
-      .exec() as unknown as [string[], string[], number];
+      ],
+      ["ZCOUNT", this.#key("group"), after, "+inf"],
+    ]);
     const group = newest.map(parse).reverse();
     return { private: inbox.map(parse), group, skipped: Number(total) - group.length };
   }
@@ -499,7 +473,7 @@ export class RedisStore implements Store {
   async history(query: HistoryQuery): Promise<HistoryPage> {
     const key = query.between ? this.#key("dm", ...pairOf(...query.between)) : this.#key("group");
     const before = query.before === undefined ? "+inf" : `(${query.before}`;
-    const rows = await this.#client.sendCommand<string[]>([
+    const rows = await this.#link.command<string[]>([
       "ZREVRANGEBYSCORE",
       key,
       before,
@@ -518,7 +492,7 @@ export class RedisStore implements Store {
   ): Promise<{ allTime: ActivityCount[]; today: ActivityCount[] }> {
     const read = async (key: string) => {
       if (limit <= 0) return [];
-      const rows = await this.#client.sendCommand<string[]>([
+      const rows = await this.#link.command<string[]>([
         "ZREVRANGE",
         key,
         "0",
@@ -533,7 +507,7 @@ export class RedisStore implements Store {
         // ZREVRANGE orders equal counts by name descending; ties at the cut go to the
         // first names instead, as in the sort below (and the KV store).
         const lowest = rows[rows.length - 1];
-        const tied = await this.#client.sendCommand<string[]>([
+        const tied = await this.#link.command<string[]>([
           "ZRANGEBYSCORE",
           key,
           lowest,
@@ -558,7 +532,7 @@ export class RedisStore implements Store {
   }
 
   async ping(): Promise<void> {
-    await this.#client.sendCommand(["PING"]);
+    await this.#link.command(["PING"], this.#key("seq"));
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -566,12 +540,12 @@ export class RedisStore implements Store {
     this.#closed = true;
     clearInterval(this.#heartbeat);
     await this.#batcher.drained();
-    if (this.#client.isReady) {
+    if (this.#link.ready) {
       // Leave as a clean node: users still held go offline, the heartbeat key goes away.
       await this.#script(REAP, [this.#nodeId]).catch(() => {});
-      await this.#client.sendCommand(["DEL", this.#key("node", this.#nodeId)]).catch(() => {});
+      await this.#link.command(["DEL", this.#key("node", this.#nodeId)]).catch(() => {});
     }
-    await Promise.allSettled([this.#subscriber.close(), this.#client.close()]);
+    await this.#link.close();
   }
 }
 
