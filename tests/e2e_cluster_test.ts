@@ -143,3 +143,28 @@ Deno.test("a Redis restart with AOF loses nothing acknowledged; nodes resume", a
   bob.close();
   await Promise.all([alice.conn.closed, bob.conn.closed]);
 });
+
+Deno.test("a node stalled past the TTL registers its users again when it resumes", async () => {
+  await using redis = await startRedis();
+  await using a = await spawnServer(nodeArgs(redis.url, "node-a", "c4:"));
+  await using b = await spawnServer(nodeArgs(redis.url, "node-b", "c4:"));
+  const bob = await user(b.port, "bob");
+  const alice = await user(a.port, "alice");
+  const first = await bob.next("presence", (e) => e.user.name === "alice" && e.online);
+  a.process.kill("SIGSTOP");
+  const gone = await bob.next("presence", (e) => e.user.name === "alice" && !e.online, 15_000);
+  equal(gone.reason, "node_down");
+  a.process.kill("SIGCONT");
+  // Node A notices at its next heartbeat that it was removed and puts alice back.
+  await bob.next(
+    "presence",
+    (e) => e.user.name === "alice" && e.online && e !== first,
+    10_000,
+  );
+  const sent = await bob.conn.request("send", { to: "alice", text: "still there?" });
+  equal((await alice.next("message", (e) => e.msg.id === sent.msgId)).msg.text, "still there?");
+  deepStrictEqual((await bob.conn.request("count", {})).users, 2);
+  alice.close();
+  bob.close();
+  await Promise.all([alice.conn.closed, bob.conn.closed]);
+});

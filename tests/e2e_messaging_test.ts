@@ -277,3 +277,39 @@ const cases: Case[] = [
 ];
 
 backendSuites("messaging", cases, () => startRedis());
+
+Deno.test("logging in while the group chat is busy: each message once, in id order", async () => {
+  await using s = await startTestServer({ kind: "kv" }, ["--rate", "0"]);
+  const alice = await s.user("alice");
+  await registerOnly(s, "bob");
+  let sending = true;
+  const pump = (async () => {
+    const inFlight = new Set<Promise<unknown>>();
+    let n = 0;
+    while (sending) {
+      const p: Promise<unknown> = alice.conn.request("send", { text: `busy ${n++}` })
+        .finally(() => inFlight.delete(p));
+      inFlight.add(p);
+      if (inFlight.size >= 10) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+  })();
+  try {
+    for (let round = 0; round < 8; round++) {
+      const bob = await login(s, "bob");
+      await bob.next("backlog");
+      await sleep(50);
+      const ids = bob.messages().map((m) => m.msg.id);
+      ok(ids.length > 0, "got messages");
+      for (let i = 1; i < ids.length; i++) {
+        ok(ids[i] > ids[i - 1], `round ${round}: id ${ids[i]} after ${ids[i - 1]}`);
+      }
+      bob.ackAll();
+      await bob.conn.request("logout", {});
+      bob.close();
+    }
+  } finally {
+    sending = false;
+    await pump;
+  }
+});

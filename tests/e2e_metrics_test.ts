@@ -1,5 +1,6 @@
 import { equal, match, ok } from "node:assert/strict";
-import { startTestServer } from "./_harness.ts";
+import { encodeMessage } from "../lib/protocol/codec.ts";
+import { rawConnect, startTestServer } from "./_harness.ts";
 import { freePort } from "./_redis.ts";
 
 Deno.test("metrics and health are served over HTTP when asked", async () => {
@@ -10,6 +11,10 @@ Deno.test("metrics and health are served over HTTP when asked", async () => {
   await alice.conn.request("send", { text: "hello" });
   await bob.next("message");
   await alice.conn.request("send", { to: "nobody", text: "x" }).catch(() => {});
+  const raw = await rawConnect(s.port);
+  await raw.write(encodeMessage({ type: 'x"}\nfake_metric 1', id: 1 }));
+  await raw.read();
+  raw.close();
 
   const health = await fetch(`http://127.0.0.1:${port}/healthz`);
   equal(health.status, 200);
@@ -28,6 +33,8 @@ Deno.test("metrics and health are served over HTTP when asked", async () => {
   equal(value('imchat_frames_in_total{type="send"}'), 2);
   equal(value("imchat_deliveries_total"), 1);
   equal(value('imchat_errors_total{code="UNKNOWN_USER"}'), 1);
+  equal(value('imchat_frames_in_total{type="other"}'), 1, "unknown types share one label");
+  ok(!text.includes("fake_metric"), "client text never reaches the exposition");
   ok(value("imchat_bytes_out_total") > 100);
   ok(value('imchat_store_op_seconds_count{op="append"}') >= 1);
   match(text, /# TYPE imchat_event_loop_lag_seconds gauge/);

@@ -77,6 +77,18 @@ Deno.test("worker processes hash at idle priority and stop with the hasher", asy
       workers++;
     }
     equal(workers, 2);
+    // A worker that dies is replaced: hashing goes on.
+    for (const entry of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(entry.name)) continue;
+      const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`).catch(() => "");
+      const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`).catch(() => "");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (cmdline.includes("hash_worker.ts") && ppid === Deno.pid) {
+        Deno.kill(Number(entry.name), "SIGKILL");
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    ok(await hasher.verify("password1", stored), "verified by a replacement worker");
   } finally {
     await hasher.close();
   }

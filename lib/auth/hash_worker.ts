@@ -46,6 +46,8 @@ export async function runHashWorker(
 
 interface Worker {
   process: Deno.ChildProcess;
+  /** Set once the process has ended. */
+  exited: boolean;
   writer: WritableStreamDefaultWriter<Uint8Array>;
   pending: Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>;
   done: Promise<void>;
@@ -57,12 +59,14 @@ interface Worker {
  */
 export class ProcessHasher implements PasswordHasher {
   readonly #workers: Worker[];
+  readonly #command: string[];
   readonly #maxQueue: number;
   #nextId = 1;
   #closed = false;
 
-  private constructor(workers: Worker[], maxQueue: number) {
+  private constructor(workers: Worker[], command: string[], maxQueue: number) {
     this.#workers = workers;
+    this.#command = command;
     this.#maxQueue = maxQueue;
   }
 
@@ -82,7 +86,7 @@ export class ProcessHasher implements PasswordHasher {
     const workers: Worker[] = [];
     try {
       for (let i = 0; i < count; i++) workers.push(startWorker(command));
-      const hasher = new ProcessHasher(workers, maxQueue);
+      const hasher = new ProcessHasher(workers, command, maxQueue);
       // Proves the workers run before the server relies on them.
       await Promise.all(workers.map((w) => hasher.#call(w, "verify", "x", "invalid")));
       return hasher;
@@ -109,6 +113,10 @@ export class ProcessHasher implements PasswordHasher {
   }
 
   #submit(op: Job["op"], password: string, stored?: string): Promise<unknown> {
+    // A worker that died (killed, crashed) is replaced before it is given work.
+    for (let i = 0; i < this.#workers.length; i++) {
+      if (this.#workers[i].exited) this.#workers[i] = startWorker(this.#command);
+    }
     let best = this.#workers[0];
     let queued = 0;
     for (const worker of this.#workers) {
@@ -161,8 +169,16 @@ function startWorker(command: string[]): Worker {
       pending.clear();
       await process.status;
     }
-  })();
-  return { process, writer: process.stdin.getWriter(), pending, done };
+  })().catch(() => {});
+  const worker: Worker = {
+    process,
+    exited: false,
+    writer: process.stdin.getWriter(),
+    pending,
+    done,
+  };
+  process.status.then(() => worker.exited = true);
+  return worker;
 }
 
 function stopWorker(worker: Worker): void {

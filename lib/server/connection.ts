@@ -10,6 +10,7 @@ import { decodePayload } from "../protocol/codec.ts";
 import { ChatError } from "../protocol/errors.ts";
 import { FrameDecoder } from "../protocol/frame.ts";
 import type { Core } from "./context.ts";
+import { isClientType } from "../protocol/validate.ts";
 import { dispatch, reportError } from "./dispatch.ts";
 import { TokenBucket } from "./limits.ts";
 import { Outbox } from "./outbox.ts";
@@ -115,9 +116,7 @@ export async function serveConnection(conn: Deno.Conn, ctx: ConnectionContext): 
           reportError(core, session, error, undefined);
           break reading;
         }
-        metrics.frameIn(
-          typeof value.type === "string" && value.type.length <= 16 ? value.type : "?",
-        );
+        metrics.frameIn(isClientType(value.type) ? value.type : "other");
         if (ctx.stopping()) {
           reportError(
             core,

@@ -174,9 +174,12 @@ export const HANDLERS: Table = {
       const name = session.user!.name;
       if (session.tokenHash) await core.store.revokeToken(session.tokenHash);
       session.tokenHash = null;
-      await core.hub.detach(session, "logout");
-      session.phase = "guest";
-      session.loginDeadline = core.now() + core.config.loginTimeoutMs;
+      try {
+        await core.hub.detach(session, "logout");
+      } finally {
+        session.phase = "guest";
+        session.loginDeadline = core.now() + core.config.loginTimeoutMs;
+      }
       core.log.info("logout", { user: name, remote: session.remote });
       return {};
     },
@@ -300,10 +303,34 @@ async function enter(
   tokenExpiresAt: number,
 ): Promise<LoginResult> {
   const { core, session } = ctx;
+  // The login timeout may have closed the connection while the password was checked.
+  if (session.phase !== "guest") throw new ChatError("TIMEOUT", "Not logged in in time");
   session.tokenHash = tokenHash;
   await core.hub.attach(session, info);
+  try {
+    return await loggedIn(ctx, info, token, since, tokenExpiresAt);
+  } catch (error) {
+    // Half a login is no login: undo it, so the client can simply try again.
+    await core.hub.detach(session, "drop");
+    const phase: string = session.phase; // attach made it "user", unless it closed since
+    if (phase === "user") session.phase = "guest";
+    throw error;
+  }
+}
+
+/** The rest of a login once the session is live: queues the backlog, builds the reply. */
+async function loggedIn(
+  ctx: Context,
+  info: UserInfo,
+  token: string,
+  since: number | undefined,
+  tokenExpiresAt: number,
+): Promise<LoginResult> {
+  const { core, session } = ctx;
   rememberUser(core, info.name);
   core.log.info("login", { user: info.name, remote: session.remote });
+  // Group messages the hub is still batching must join the hold, not follow the backlog.
+  const flush = () => core.hub.flush();
   ctx.after(async () => {
     let backlog;
     try {
@@ -312,7 +339,7 @@ async function enter(
         groupLimit: core.config.backlogLimit,
       });
     } catch (error) {
-      await session.release([]);
+      await session.release([], flush);
       throw error;
     }
     if (session.user?.name !== info.name) return;
@@ -322,7 +349,7 @@ async function enter(
     });
     // What you sent yourself is not news to you (history has it).
     const group = backlog.group.filter((message) => message.from !== info.name);
-    await session.release([...backlog.private, ...group].map(encode));
+    await session.release([...backlog.private, ...group].map(encode), flush);
     session.send({
       type: "backlog",
       private: backlog.private.length,

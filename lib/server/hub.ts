@@ -123,6 +123,7 @@ export class Hub {
     if (!info || !this.#live.delete(session)) return;
     session.user = null;
     session.held = null;
+    session.maxSentId = 0;
     this.#reportSessions();
     const entry = this.#users.get(info.name);
     if (!entry) return;
@@ -130,7 +131,13 @@ export class Hub {
     if (entry.sessions.size > 0) return;
     this.#users.delete(info.name);
     await this.flushAcks();
-    if (!this.#users.has(info.name)) await this.#store.leave(info.name, reason);
+    if (this.#users.has(info.name)) return;
+    try {
+      await this.#store.leave(info.name, reason);
+    } catch (error) {
+      // The store retries once it is reachable again.
+      this.#log.warn("leave_failed", { user: info.name, error: String(error) });
+    }
   }
 
   /** Notes that `name` acknowledged messages up to `upTo`; written by {@linkcode flushAcks}. */

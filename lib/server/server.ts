@@ -43,6 +43,8 @@ export interface ServerDeps {
 
 const SWEEP_MS = 1000;
 const SHUTDOWN_GRACE_MS = 5000;
+/** Pause after a failed accept (such as running out of file descriptors). */
+const ACCEPT_RETRY_MS = 100;
 
 /**
  * Starts a server.
@@ -134,16 +136,22 @@ export async function startServer(
   );
 
   const accepting = (async () => {
-    try {
-      for await (const conn of listener) {
-        const task = serve(conn).catch((error) =>
-          log.error("connection_failed", { error: String(error) })
-        );
-        connections.add(task);
-        task.finally(() => connections.delete(task));
+    for (;;) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (stopping || error instanceof Deno.errors.BadResource) return;
+        // Out of file descriptors, or one handshake failed: keep serving, try again shortly.
+        log.error("accept_failed", { error: String(error) });
+        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+        continue;
       }
-    } catch (error) {
-      if (!stopping) log.error("accept_failed", { error: String(error) });
+      const task = serve(conn).catch((error) =>
+        log.error("connection_failed", { error: String(error) })
+      );
+      connections.add(task);
+      task.finally(() => connections.delete(task));
     }
   })();
 

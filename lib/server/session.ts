@@ -118,13 +118,16 @@ export class Session {
    * Ends the hold: writes the backlog and the held live messages in id order, each id once
    * (a message both held and in the backlog goes out as the live one). Writes are paced by
    * the outbox draining, so a large backlog never crosses the outbox bound; live messages
-   * keep being held meanwhile. Returns how many were written.
+   * keep being held meanwhile; `flush` pushes out whatever the hub is still batching, so it
+   * is held too instead of arriving after the hold ends. Returns how many were written.
    */
-  async release(backlog: readonly Held[]): Promise<number> {
+  async release(backlog: readonly Held[], flush: () => void = () => {}): Promise<number> {
     const seen = new Set<number>();
     let pending: Held[] = [...backlog];
     let written = 0;
     for (;;) {
+      // Messages still waiting elsewhere for this turn come into the hold first.
+      flush();
       const held = this.held ?? [];
       this.held = held.length > 0 || pending.length > 0 ? [] : null;
       this.#heldBytes = 0;

@@ -383,14 +383,12 @@ export class KvStore implements Store {
     const cursor = Math.min(stored, MAX_ID - 1);
     // The newest `inboxMax`: older ones are about to be trimmed.
     const privateMessages: ChatMessage[] = [];
-    if (this.#counts.get(JSON.stringify(["i", name]))?.count !== 0) {
-      const inbox = this.#kv.list<ChatMessage>({ prefix: ["i", name] }, {
-        limit: this.#retention.inboxMax,
-        reverse: true,
-      });
-      for await (const entry of inbox) privateMessages.push(entry.value);
-      privateMessages.reverse();
-    }
+    const inbox = this.#kv.list<ChatMessage>({ prefix: ["i", name] }, {
+      limit: this.#retention.inboxMax,
+      reverse: true,
+    });
+    for await (const entry of inbox) privateMessages.push(entry.value);
+    privateMessages.reverse();
     const newest: GroupEntry[] = [];
     let skipped = 0;
     // Nothing can be newer than the last id assigned.

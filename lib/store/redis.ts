@@ -108,6 +108,9 @@ export class RedisStore implements Store {
   readonly #batcher = new Batcher<Appending, ChatMessage>((items) => this.#commit(items), BATCH);
   /** Users this node holds, with their nickname (re-registered after an outage). */
   readonly #joined = new Map<string, string>();
+  /** Users whose leave has not reached Redis yet, with the reason. */
+  readonly #leaving = new Map<string, OfflineReason>();
+  #started = false;
   #sessions = 0;
   /** Highest message id passed to feed listeners; the feed resumes after it. */
   #lastFeedId = 0;
@@ -151,6 +154,7 @@ export class RedisStore implements Store {
       (payload) => this.#onEvent(payload),
     );
     await this.#beat();
+    this.#started = true;
     this.#heartbeat = setInterval(() => this.#beat().catch(() => {}), this.#nodeTtlMs / 3);
     this.#link.onReconnect(() => this.#rejoin().catch(() => {}));
     this.#link.onResubscribe(() => this.#recoverFeed().catch(() => {}));
@@ -159,11 +163,18 @@ export class RedisStore implements Store {
   /** Refreshes this node's heartbeat and removes nodes whose heartbeat expired. */
   async #beat(): Promise<void> {
     if (this.#closed) return;
-    const [, , nodes] = await this.#link.multi<[unknown, unknown, string[]]>([
+    const [, added, nodes] = await this.#link.multi<[unknown, number, string[]]>([
       ["SET", this.#key("node", this.#nodeId), String(Date.now()), "PX", String(this.#nodeTtlMs)],
       ["SADD", this.#key("nodes"), this.#nodeId],
       ["SMEMBERS", this.#key("nodes")],
     ]);
+    if (Number(added) === 1 && this.#started) {
+      // Another node took this one for dead (a stall longer than the TTL) and removed its
+      // users: register them again.
+      await this.#registerUsers();
+    } else if (this.#leaving.size > 0) {
+      await this.#retryLeaves();
+    }
     for (const node of nodes) {
       if (node === this.#nodeId) continue;
       const alive = await this.#link.command<number>(["EXISTS", this.#key("node", node)]);
@@ -177,8 +188,25 @@ export class RedisStore implements Store {
   async #rejoin(): Promise<void> {
     if (this.#closed) return;
     await this.#beat();
+    await this.#registerUsers();
+  }
+
+  async #registerUsers(): Promise<void> {
+    await this.#retryLeaves();
     for (const [name, nickname] of this.#joined) await this.join({ name, nickname });
     await this.setSessions(this.#sessions);
+  }
+
+  /** Leaves that failed (Redis was down) are done again, or the users would stay online. */
+  async #retryLeaves(): Promise<void> {
+    for (const [name, reason] of this.#leaving) {
+      if (this.#joined.has(name)) {
+        this.#leaving.delete(name);
+        continue;
+      }
+      await this.#script(LEAVE, [this.#nodeId, name, reason]);
+      this.#leaving.delete(name);
+    }
   }
 
   #onFeed(payload: string): void {
@@ -251,7 +279,9 @@ export class RedisStore implements Store {
 
   async leave(name: string, reason: OfflineReason): Promise<void> {
     this.#joined.delete(name);
+    this.#leaving.set(name, reason);
     await this.#script(LEAVE, [this.#nodeId, name, reason]);
+    this.#leaving.delete(name);
   }
 
   onEvent(listener: ClusterListener): void {
