@@ -66,6 +66,9 @@ export interface RedisStoreOptions {
 export type RedisStatus = "redis_down" | "redis_up" | "node_reaped" | "feed_recovered";
 
 const BATCH = 256;
+/** Read-back attempts after the subscriber reconnects, and the pause between them. */
+const RECOVERY_ATTEMPTS = 50;
+const RECOVERY_PAUSE_MS = 200;
 const DEFAULT_NODE_TTL = 10_000;
 
 /**
@@ -244,12 +247,22 @@ export class RedisStore implements Store {
         this.#key("group"),
         ...[...this.#joined.keys()].map((n) => this.#key("inbox", n)),
       ];
-      const rows = await Promise.all(
-        keys.map((key) => this.#link.command<string[]>(["ZRANGEBYSCORE", key, after, "+inf"])),
-      );
-      const missed = rows.flat().map(parse).sort((a, b) => a.id - b.id);
-      for (const message of missed) this.#emit(message, undefined);
-      this.#onStatus("feed_recovered", `${missed.length} messages`);
+      // The command connection may come back after the subscriber: retry the read-back
+      // (live messages keep being held meanwhile) rather than skip what was missed.
+      for (let attempt = 1;; attempt++) {
+        try {
+          const rows = await Promise.all(
+            keys.map((key) => this.#link.command<string[]>(["ZRANGEBYSCORE", key, after, "+inf"])),
+          );
+          const missed = rows.flat().map(parse).sort((a, b) => a.id - b.id);
+          for (const message of missed) this.#emit(message, undefined);
+          this.#onStatus("feed_recovered", `${missed.length} messages`);
+          break;
+        } catch (error) {
+          if (this.#closed || attempt >= RECOVERY_ATTEMPTS) throw error;
+          await new Promise((resolve) => setTimeout(resolve, RECOVERY_PAUSE_MS));
+        }
+      }
     } finally {
       const held = this.#feedHeld ?? [];
       this.#feedHeld = null;
