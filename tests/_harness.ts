@@ -172,6 +172,19 @@ export class TestClient {
   }
 }
 
+/**
+ * A connection to the server on `port`, logged in as `name` (password `password1`), after
+ * registering the account when `register` is set.
+ */
+export async function userOn(port: number, name: string, register = true): Promise<TestClient> {
+  const c = await TestClient.open(port);
+  if (register) {
+    await c.conn.request("register", { name, password: "password1", nickname: name.toUpperCase() });
+  }
+  await c.conn.request("login", { name, password: "password1" });
+  return c;
+}
+
 /** Resolves after `ms`. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,16 +1,7 @@
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { ChatError } from "../lib/protocol/errors.ts";
-import { sleep, spawnServer, TestClient } from "./_harness.ts";
+import { sleep, spawnServer, TestClient, userOn } from "./_harness.ts";
 import { startRedis } from "./_redis.ts";
-
-async function user(port: number, name: string, register = true): Promise<TestClient> {
-  const c = await TestClient.open(port);
-  if (register) {
-    await c.conn.request("register", { name, password: "password1", nickname: name.toUpperCase() });
-  }
-  await c.conn.request("login", { name, password: "password1" });
-  return c;
-}
 
 function nodeArgs(url: string, id: string, prefix: string): string[] {
   return [
@@ -31,11 +22,11 @@ Deno.test("two nodes on one Redis behave as one server", async () => {
   await using redis = await startRedis();
   await using a = await spawnServer(nodeArgs(redis.url, "node-a", "c1:"));
   await using b = await spawnServer(nodeArgs(redis.url, "node-b", "c1:"));
-  const alice = await user(a.port, "alice");
-  const bob = await user(b.port, "bob");
+  const alice = await userOn(a.port, "alice");
+  const bob = await userOn(b.port, "bob");
   const online = await alice.next("presence", (e) => e.user.name === "bob" && e.online);
   deepStrictEqual(online.user, { name: "bob", nickname: "BOB" });
-  const bobTablet = await user(a.port, "bob", false);
+  const bobTablet = await userOn(a.port, "bob", false);
   await alice.conn.request("ping", {});
   equal(alice.events.filter((e) => e.type === "presence" && e.user.name === "bob").length, 1);
 
@@ -77,9 +68,9 @@ Deno.test("a node killed with SIGKILL: its users go offline elsewhere, nothing i
   await using a = await spawnServer(nodeArgs(redis.url, "node-a", "c2:"));
   await using c = await spawnServer(nodeArgs(redis.url, "node-c", "c2:"));
   const b = await spawnServer(nodeArgs(redis.url, "node-b", "c2:"));
-  const alice = await user(a.port, "alice");
-  const carol = await user(c.port, "carol");
-  const bob = await user(b.port, "bob");
+  const alice = await userOn(a.port, "alice");
+  const carol = await userOn(c.port, "carol");
+  const bob = await userOn(b.port, "bob");
   await alice.next("presence", (e) => e.user.name === "bob" && e.online);
   const killedAt = Date.now();
   await b.stop("SIGKILL");
@@ -96,7 +87,7 @@ Deno.test("a node killed with SIGKILL: its users go offline elsewhere, nothing i
   await carol.next("presence", (e) => e.user.name === "bob" && !e.online);
   deepStrictEqual((await carol.conn.request("count", {})).users, 2);
 
-  const back = await user(a.port, "bob", false);
+  const back = await userOn(a.port, "bob", false);
   await back.next("backlog");
   ok(back.messages().some((m) => m.msg.id === missed.msgId && m.away === true));
   for (const client of [alice, carol, back]) client.close();
@@ -107,7 +98,7 @@ Deno.test("a Redis restart with AOF loses nothing acknowledged; nodes resume", a
   await using redis = await startRedis(["--appendonly", "yes", "--appendfsync", "always"]);
   await using a = await spawnServer(nodeArgs(redis.url, "node-a", "c3:"));
   await using b = await spawnServer(nodeArgs(redis.url, "node-b", "c3:"));
-  const alice = await user(a.port, "alice");
+  const alice = await userOn(a.port, "alice");
   const bobReg = await TestClient.open(b.port);
   await bobReg.conn.request("register", { name: "bob", password: "password1", nickname: "B" });
   bobReg.close();
@@ -134,7 +125,7 @@ Deno.test("a Redis restart with AOF loses nothing acknowledged; nodes resume", a
     }
   }
   await sleep(300);
-  const bob = await user(b.port, "bob", false);
+  const bob = await userOn(b.port, "bob", false);
   await bob.next("backlog");
   deepStrictEqual(bob.messages().map((m) => m.msg.id), acked);
   const after = await alice.conn.request("send", { text: "after the restart" });
@@ -148,8 +139,8 @@ Deno.test("a node stalled past the TTL registers its users again when it resumes
   await using redis = await startRedis();
   await using a = await spawnServer(nodeArgs(redis.url, "node-a", "c4:"));
   await using b = await spawnServer(nodeArgs(redis.url, "node-b", "c4:"));
-  const bob = await user(b.port, "bob");
-  const alice = await user(a.port, "alice");
+  const bob = await userOn(b.port, "bob");
+  const alice = await userOn(a.port, "alice");
   const first = await bob.next("presence", (e) => e.user.name === "alice" && e.online);
   a.process.kill("SIGSTOP");
   const gone = await bob.next("presence", (e) => e.user.name === "alice" && !e.online, 15_000);

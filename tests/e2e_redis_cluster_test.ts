@@ -1,15 +1,6 @@
 import { deepStrictEqual, equal, ok } from "node:assert/strict";
-import { spawnServer, TestClient } from "./_harness.ts";
+import { spawnServer, userOn } from "./_harness.ts";
 import { startRedisCluster } from "./_redis.ts";
-
-async function user(port: number, name: string, register = true): Promise<TestClient> {
-  const c = await TestClient.open(port);
-  if (register) {
-    await c.conn.request("register", { name, password: "password1", nickname: name.toUpperCase() });
-  }
-  await c.conn.request("login", { name, password: "password1" });
-  return c;
-}
 
 Deno.test("two nodes on a three-master Redis Cluster behave as one server", async () => {
   await using cluster = await startRedisCluster();
@@ -26,8 +17,8 @@ Deno.test("two nodes on a three-master Redis Cluster behave as one server", asyn
   ];
   await using a = await spawnServer(args("node-a"));
   await using b = await spawnServer(args("node-b"));
-  const alice = await user(a.port, "alice");
-  const bob = await user(b.port, "bob");
+  const alice = await userOn(a.port, "alice");
+  const bob = await userOn(b.port, "bob");
   await alice.next("presence", (e) => e.user.name === "bob" && e.online);
 
   const group = await alice.conn.request("send", { text: "across the cluster" });
@@ -43,7 +34,7 @@ Deno.test("two nodes on a three-master Redis Cluster behave as one server", asyn
   bob.close();
   await alice.next("presence", (e) => e.user.name === "bob" && !e.online);
   const missed = await alice.conn.request("send", { to: "bob", text: "while you were gone" });
-  const back = await user(a.port, "bob", false);
+  const back = await userOn(a.port, "bob", false);
   await back.next("backlog");
   ok(back.messages().some((m) => m.msg.id === missed.msgId && m.away === true));
   const history = await back.conn.request("history", { with: "alice" });
