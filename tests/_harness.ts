@@ -6,10 +6,14 @@
  */
 
 import { parseServerConfig } from "../lib/config/server_config.ts";
+import { BINARIES } from "../scripts/compile.ts";
 import { ChatConnection, type ConnectionError } from "../lib/client/connection.ts";
 import type { ServerEvent } from "../lib/protocol/messages.ts";
 import { type ChatServer, startServer } from "../lib/server/server.ts";
 import { createLogger, type Logger } from "../lib/server/log.ts";
+
+/** The server runs with exactly the permissions its compiled executable gets. */
+const SERVER_PERMISSIONS = BINARIES[0].permissions;
 
 /** Which store a test server uses. */
 export type Backend = { kind: "kv" } | { kind: "redis"; url: string };
@@ -205,12 +209,7 @@ export async function spawnServer(args: string[]): Promise<ServerProcess> {
   const process = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-sys",
-      "--allow-run=chrt,nice",
+      ...SERVER_PERMISSIONS,
       new URL("../server.ts", import.meta.url).pathname,
       "--host",
       "127.0.0.1",

@@ -10,7 +10,7 @@
  */
 
 import { encodeMessage } from "../protocol/codec.ts";
-import type { ChatMessage, OfflineReason, ServerMessage, UserInfo } from "../protocol/messages.ts";
+import type { ChatMessage, OfflineReason, UserInfo } from "../protocol/messages.ts";
 import type { ClusterEvent, OnlineCounts, OnlineList, Store } from "../store/store.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
@@ -161,14 +161,6 @@ export class Hub {
   /** Writes out group messages still waiting to be batched (at shutdown). */
   flush(): void {
     this.#deliverBatch();
-  }
-
-  /** Sends one event to every open connection. */
-  broadcastAll(message: ServerMessage): void {
-    this.#deliverBatch();
-    const frame = encodeMessage(message, this.#maxFrame);
-    for (const session of this.connections) session.outbox.push(frame);
-    this.#metrics.frameOut(message.type, this.connections.size);
   }
 
   #reportSessions(): void {
