@@ -1,5 +1,5 @@
 /**
- * Message types of protocol version 1. Client-to-server and server-to-client messages are
+ * Message types of protocol version 2. Client-to-server and server-to-client messages are
  * separate discriminated unions on `type`. See docs/PROTOCOL.md for the contract.
  *
  * @module
@@ -8,33 +8,42 @@
 import type { ErrorCode } from "./errors.ts";
 
 /** The protocol version this code speaks. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** A request id chosen by the client and echoed as `re` in the reply. */
 export type RequestId = number;
 
-/** A user as others see them. */
+/** A user as others see them; `away` appears in lists that show presence. */
 export interface UserInfo {
   /** Login name, lower case, unique. */
   name: string;
   /** Display name, unique case-insensitively. */
   nickname: string;
+  /** Away reason, when the user is online and away. */
+  away?: string;
 }
+
+/** A stream name: `#<room>` for a room, `@<user>` for a user's private stream. */
+export type StreamName = string;
 
 /** A chat message as stored and delivered. */
 export interface ChatMessage {
-  /** Server-assigned id, increasing in commit order across the whole system. */
-  id: number;
+  /** The stream it belongs to. */
+  stream: StreamName;
+  /** Its position in the stream: one more than the message before it. */
+  seq: number;
   /** Server time of acceptance, milliseconds since the Unix epoch. */
   ts: number;
   /** Sender login name. */
   from: string;
   /** Sender nickname at the time of sending. */
   nick: string;
-  /** Receiver login name for a private message; absent for the group. */
+  /** Receiver login name; only for private messages. */
   to?: string;
   /** The text as sent. */
   text: string;
+  /** Present (true) for an action ("/me waves"). */
+  action?: true;
 }
 
 /** One entry of an activity ranking. */
@@ -44,6 +53,76 @@ export interface RankEntry {
   count: number;
 }
 
+/** A room as listed. */
+export interface RoomInfo {
+  name: string;
+  title: string;
+  topic: string;
+  public: boolean;
+  /** Login name of the owner; null for the lobby. */
+  owner: string | null;
+  members: number;
+  online: number;
+  createdAt: number;
+}
+
+/** Where a stream stands for the session that is told. */
+export interface StreamState {
+  stream: StreamName;
+  epoch: string;
+  /** Newest position (0 when empty). */
+  head: number;
+  /** Position the user has acknowledged. */
+  acked: number;
+  /** This session's delivery starts after this position. */
+  start: number;
+  /** `head - acked`, at least 0. */
+  unread: number;
+  /** The position the client gave did not match the stream (another epoch, or ahead of it). */
+  reset?: true;
+}
+
+/** A member's role in a room. */
+export type Role = "owner" | "member";
+
+/** A room the user is a member of, with its stream. */
+export interface RoomState extends RoomInfo {
+  role: Role;
+  stream: StreamState;
+  /** Messages after `start` the login sequence leaves out (backlog limit). */
+  skipped: number;
+}
+
+/** The private stream's state, with unread counts per peer. */
+export interface InboxState extends StreamState {
+  /** Unread messages after `acked` by sender. */
+  peers: Record<string, number>;
+}
+
+/** A client's position in one stream, as sent with `login`/`resume`. */
+export interface ClientPosition {
+  seq: number;
+  epoch?: string;
+}
+
+/** Positions by stream name. */
+export type Positions = Record<StreamName, ClientPosition>;
+
+/** A member as listed by `members`. */
+export interface MemberInfo extends UserInfo {
+  role: Role;
+  online: boolean;
+}
+
+/** An invitation waiting to be used. */
+export interface InviteInfo {
+  room: string;
+  by: UserInfo;
+}
+
+/** Availability of a name, as answered by `check`. */
+export type Availability = "free" | "taken" | "invalid";
+
 // ---- client to server ----
 
 /** Opens the conversation; must be the first frame. */
@@ -52,6 +131,15 @@ export interface HelloRequest {
   id: RequestId;
   protocol: number;
   client?: string;
+}
+
+/** Asks whether names are free. */
+export interface CheckRequest {
+  type: "check";
+  id: RequestId;
+  name?: string;
+  nickname?: string;
+  room?: string;
 }
 
 /** Creates an account. Does not log in. */
@@ -69,7 +157,7 @@ export interface LoginRequest {
   id: RequestId;
   name: string;
   password: string;
-  since?: number;
+  positions?: Positions;
 }
 
 /** Logs in again with a resume token from an earlier login. */
@@ -77,7 +165,7 @@ export interface ResumeRequest {
   type: "resume";
   id: RequestId;
   token: string;
-  since?: number;
+  positions?: Positions;
 }
 
 /** Ends the login and revokes its resume token. */
@@ -86,31 +174,37 @@ export interface LogoutRequest {
   id: RequestId;
 }
 
-/** Sends a message to the group, or privately when `to` is given. */
+/** Sends a message to a room or privately. */
 export interface SendRequest {
   type: "send";
   id: RequestId;
+  room?: string;
   to?: string;
   text: string;
+  key?: string;
+  action?: boolean;
 }
 
-/** Acknowledges every delivered message with an id up to `upTo`. No reply. */
+/** Acknowledges a stream up to a position. No reply. */
 export interface AckNotice {
   type: "ack";
+  stream: StreamName;
   upTo: number;
 }
 
-/** Lists online users (at most `limit`, default and maximum 1000, fewer if the frame is full). */
+/** Lists online users, sorted by name, in pages. */
 export interface UsersRequest {
   type: "users";
   id: RequestId;
   limit?: number;
+  after?: string;
 }
 
-/** Counts online users and sessions. */
+/** Counts online users and sessions, or a room's members. */
 export interface CountRequest {
   type: "count";
   id: RequestId;
+  room?: string;
 }
 
 /** Changes the nickname. */
@@ -120,20 +214,95 @@ export interface NickRequest {
   nickname: string;
 }
 
-/** Asks for the activity rankings. */
+/** Sets or clears the away reason. */
+export interface AwayRequest {
+  type: "away";
+  id: RequestId;
+  reason?: string;
+}
+
+/** Asks for the activity rankings, overall or of one room. */
 export interface TopRequest {
   type: "top";
   id: RequestId;
   limit?: number;
+  room?: string;
 }
 
-/** Pages backwards through the group conversation or a private one. */
+/** Pages through a room's stream or a private conversation. */
 export interface HistoryRequest {
   type: "history";
   id: RequestId;
+  room?: string;
   with?: string;
   limit?: number;
   before?: number;
+  after?: number;
+}
+
+/** Lists public rooms, or the user's own. */
+export interface RoomsRequest {
+  type: "rooms";
+  id: RequestId;
+  query?: string;
+  limit?: number;
+  after?: string;
+  mine?: boolean;
+}
+
+/** Describes one room. */
+export interface RoomRequest {
+  type: "room";
+  id: RequestId;
+  room: string;
+}
+
+/** Creates a room. */
+export interface CreateRequest {
+  type: "create";
+  id: RequestId;
+  room: string;
+  title?: string;
+  public?: boolean;
+}
+
+/** Joins a room. */
+export interface JoinRequest {
+  type: "join";
+  id: RequestId;
+  room: string;
+}
+
+/** Leaves a room. */
+export interface PartRequest {
+  type: "part";
+  id: RequestId;
+  room: string;
+}
+
+/** Room actions on one user: invite (any member), kick/ban/unban/transfer (the owner). */
+export interface RoomUserRequest {
+  type: "invite" | "kick" | "ban" | "unban" | "transfer";
+  id: RequestId;
+  room: string;
+  user: string;
+}
+
+/** Sets a room's topic. */
+export interface TopicRequest {
+  type: "topic";
+  id: RequestId;
+  room: string;
+  topic: string;
+}
+
+/** Lists a room's members in pages. */
+export interface MembersRequest {
+  type: "members";
+  id: RequestId;
+  room: string;
+  limit?: number;
+  after?: string;
 }
 
 /** Liveness check; answered with `ok`. */
@@ -150,6 +319,7 @@ export interface PongNotice {
 /** Any message a client may send. */
 export type ClientMessage =
   | HelloRequest
+  | CheckRequest
   | RegisterRequest
   | LoginRequest
   | ResumeRequest
@@ -159,8 +329,21 @@ export type ClientMessage =
   | UsersRequest
   | CountRequest
   | NickRequest
+  | AwayRequest
   | TopRequest
   | HistoryRequest
+  | RoomsRequest
+  | RoomRequest
+  | CreateRequest
+  | JoinRequest
+  | PartRequest
+  | (RoomUserRequest & { type: "invite" })
+  | (RoomUserRequest & { type: "kick" })
+  | (RoomUserRequest & { type: "ban" })
+  | (RoomUserRequest & { type: "unban" })
+  | (RoomUserRequest & { type: "transfer" })
+  | TopicRequest
+  | MembersRequest
   | PingRequest
   | PongNotice;
 
@@ -179,6 +362,15 @@ export interface HelloResult {
   node: string;
   maxFrame: number;
   pingInterval: number;
+  maxText: number;
+  lobby: string | null;
+}
+
+/** Result of `check`. */
+export interface CheckResult {
+  name?: Availability;
+  nickname?: Availability;
+  room?: Availability;
 }
 
 /** Result of `register`. */
@@ -191,31 +383,42 @@ export interface LoginResult {
   user: UserInfo;
   token: string;
   tokenExpiresAt: number;
-  /** Users online (at most 200, sorted by name). */
-  online: UserInfo[];
-  /** How many users are online in all. */
+  inbox: InboxState;
+  /** How many rooms the `rooms` events of the login sequence list. */
+  rooms: number;
+  invites: InviteInfo[];
   onlineTotal: number;
+  away?: string;
   /** Why the previous connection of this user was closed by the server, if it was. */
   notice?: string;
 }
 
 /** Result of `send`. */
 export interface SendResult {
-  msgId: number;
+  stream: StreamName;
+  seq: number;
   ts: number;
+  dup?: true;
+  /** Private messages: whether the receiver has a session. */
+  online?: boolean;
+  /** Private messages: the receiver's away reason. */
+  away?: string;
 }
 
 /** Result of `users`. */
 export interface UsersResult {
-  /** Online users sorted by name; `total` says how many there are in all. */
   users: UserInfo[];
   total: number;
+  more: boolean;
 }
 
 /** Result of `count`. */
 export interface CountResult {
-  users: number;
-  sessions: number;
+  users?: number;
+  sessions?: number;
+  room?: string;
+  members?: number;
+  online?: number;
 }
 
 /** Result of `nick`. */
@@ -223,22 +426,67 @@ export interface NickResult {
   user: UserInfo;
 }
 
+/** Result of `away`. */
+export interface AwayResult {
+  away?: string;
+}
+
 /** Result of `top`. */
 export interface TopResult {
   allTime: RankEntry[];
   today: RankEntry[];
   day: string;
+  room?: string;
 }
 
 /** Result of `history`. */
 export interface HistoryResult {
+  stream: StreamName;
+  epoch: string;
   messages: ChatMessage[];
+  more: boolean;
+}
+
+/** Result of `rooms`. */
+export interface RoomsResult {
+  rooms: (RoomInfo | RoomState)[];
+  more: boolean;
+}
+
+/** Result of `room`. */
+export interface RoomResult {
+  room: RoomInfo;
+  member: boolean;
+  role?: Role;
+  invited: boolean;
+}
+
+/** Result of `create` and `join`. */
+export interface JoinResult {
+  room: RoomState;
+}
+
+/** Result of `invite`, `kick`, `ban`, `unban`. */
+export interface UserResult {
+  user: UserInfo;
+}
+
+/** Result of `transfer` and `topic`. */
+export interface RoomInfoResult {
+  room: RoomInfo;
+}
+
+/** Result of `members`. */
+export interface MembersResult {
+  members: MemberInfo[];
+  total: number;
   more: boolean;
 }
 
 /** Maps each request type to the fields of its `ok` reply. */
 export interface ResultMap {
   hello: HelloResult;
+  check: CheckResult;
   register: RegisterResult;
   login: LoginResult;
   resume: LoginResult;
@@ -247,8 +495,21 @@ export interface ResultMap {
   users: UsersResult;
   count: CountResult;
   nick: NickResult;
+  away: AwayResult;
   top: TopResult;
   history: HistoryResult;
+  rooms: RoomsResult;
+  room: RoomResult;
+  create: JoinResult;
+  join: JoinResult;
+  part: Record<string, never>;
+  invite: UserResult;
+  kick: UserResult;
+  ban: UserResult;
+  unban: UserResult;
+  transfer: RoomInfoResult;
+  topic: RoomInfoResult;
+  members: MembersResult;
   ping: Record<string, never>;
 }
 
@@ -268,30 +529,44 @@ export interface ErrorReply {
   retryAfter?: number;
 }
 
-/** A delivered chat message. `away` marks one stored while the receiver was away. */
+/** A delivered chat message. `backlog` marks one of the login sequence. */
 export interface MessageEvent {
   type: "message";
   msg: ChatMessage;
-  away?: boolean;
+  backlog?: true;
+}
+
+/** The user's rooms, in the login sequence. */
+export interface RoomsEvent {
+  type: "rooms";
+  rooms: RoomState[];
+  done: boolean;
+}
+
+/** Online users the session tracks. */
+export interface RosterEvent {
+  type: "roster";
+  users: UserInfo[];
+  done: boolean;
+}
+
+/** Ends the login sequence. */
+export interface BacklogEvent {
+  type: "backlog";
+  messages: number;
+  skipped: number;
 }
 
 /** Why a user went offline. */
 export type OfflineReason = "logout" | "drop" | "timeout" | "node_down";
 
-/** A user came online or went offline. */
+/** A tracked user came online, went offline or changed away state. */
 export interface PresenceEvent {
   type: "presence";
   user: UserInfo;
   online: boolean;
   reason?: OfflineReason;
-}
-
-/** Ends the delivery of what was stored while the user was away. */
-export interface BacklogEvent {
-  type: "backlog";
-  private: number;
-  group: number;
-  skipped: number;
+  away?: string;
 }
 
 /** A user changed nickname. */
@@ -300,6 +575,49 @@ export interface NickEvent {
   name: string;
   old: string;
   nickname: string;
+}
+
+/** Member and online counts of a room above the presence limit. */
+export interface OccupancyEvent {
+  type: "occupancy";
+  room: string;
+  members: number;
+  online: number;
+}
+
+/** What happened to a member. */
+export type MemberAction = "join" | "part" | "kick" | "ban" | "unban" | "owner";
+
+/** A membership change. */
+export interface MemberEvent {
+  type: "member";
+  room: string;
+  user: UserInfo;
+  action: MemberAction;
+  by?: UserInfo;
+}
+
+/** The user was invited to a room. */
+export interface InviteEvent {
+  type: "invite";
+  room: RoomInfo;
+  by: UserInfo;
+}
+
+/** A room's topic changed. */
+export interface TopicEvent {
+  type: "topic";
+  room: string;
+  topic: string;
+  by: UserInfo;
+}
+
+/** Positions `after + 1` … `next - 1` of a stream are gone and will not be delivered. */
+export interface GapEvent {
+  type: "gap";
+  stream: StreamName;
+  after: number;
+  next: number;
 }
 
 /** The server is going away; the connection closes next. */
@@ -318,11 +636,42 @@ export type ServerMessage =
   | OkReply
   | ErrorReply
   | MessageEvent
-  | PresenceEvent
+  | RoomsEvent
+  | RosterEvent
   | BacklogEvent
+  | PresenceEvent
   | NickEvent
+  | OccupancyEvent
+  | MemberEvent
+  | InviteEvent
+  | TopicEvent
+  | GapEvent
   | ShutdownEvent
   | PingEvent;
 
 /** Server frames that are events (not replies). */
 export type ServerEvent = Exclude<ServerMessage, OkReply | ErrorReply>;
+
+/** The stream of a room. */
+export function roomStream(room: string): StreamName {
+  return `#${room}`;
+}
+
+/** The private stream of a user. */
+export function userStream(name: string): StreamName {
+  return `@${name}`;
+}
+
+/**
+ * Splits a stream name into its kind and name; null when it is not one.
+ *
+ * @example
+ * ```ts
+ * parseStream("#lobby"); // { kind: "room", name: "lobby" }
+ * ```
+ */
+export function parseStream(stream: string): { kind: "room" | "user"; name: string } | null {
+  const kind = stream[0] === "#" ? "room" : stream[0] === "@" ? "user" : null;
+  if (kind === null || stream.length < 2) return null;
+  return { kind, name: stream.slice(1) };
+}
