@@ -44,6 +44,8 @@ export interface ServerConfig {
   roomCreateLimit: number;
   /** How long idempotency keys of `send` are remembered, ms. */
   dedupeWindowMs: number;
+  /** Server processes sharing the port (1: this process serves alone). */
+  workers: number;
   /** Resume token lifetime, ms. */
   tokenTtlMs: number;
   /** A connection that has not logged in by then is closed, ms. */
@@ -127,6 +129,15 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     min: 2,
     max: 3600,
     help: "Redis mode: seconds after which a silent node's users are shown offline",
+  },
+  {
+    flag: "workers",
+    env: "IM_WORKERS",
+    kind: "int",
+    min: 1,
+    max: 64,
+    help: "Server processes sharing the port, each with its own event loop (default: one per " +
+      "CPU core; 1: a single process)",
   },
   {
     flag: "max-frame",
@@ -413,6 +424,7 @@ export function parseServerConfig(
     maxRooms: o["max-rooms"] as number,
     roomCreateLimit: o["room-create-limit"] as number,
     dedupeWindowMs: (o["dedupe-window"] as number) * 1000,
+    workers: (o.workers as number | undefined) ?? Math.max(1, cores),
     tokenTtlMs: (o["token-ttl"] as number) * 1000,
     loginTimeoutMs: (o["login-timeout"] as number) * 1000,
     pingIntervalMs: (o["ping-interval"] as number) * 1000,

@@ -14,13 +14,36 @@ import type { Metrics } from "./metrics.ts";
 const LAG_PROBE_MS = 100;
 const HEALTH_TIMEOUT_MS = 2000;
 
-/** Starts the listener on `--metrics-host`:`--metrics-port`; `stop()` ends it. */
+/** The whole node's view, when this process is one of its workers. */
+export interface NodeView {
+  metrics(): Promise<string>;
+  health(): Promise<{ ok: boolean; text: string }>;
+}
+
+/** This process's own metrics text. */
+export function renderMetrics(hub: Hub, metrics: Metrics): string {
+  let queuedBytes = 0;
+  for (const session of hub.connections) queuedBytes += session.outbox.queuedBytes;
+  return metrics.render({
+    connections: hub.connections.size,
+    sessions: hub.localSessions,
+    localUsers: hub.localUsers,
+    queuedBytes,
+    subscriptions: hub.subscriptions,
+  });
+}
+
+/**
+ * Starts the listener on `--metrics-host`:`--metrics-port`; `stop()` ends it. With `node`
+ * (a worker), every worker listens on the port and answers for the whole node.
+ */
 export function startMonitor(
   config: ServerConfig,
   store: Store,
   hub: Hub,
   metrics: Metrics,
   log: Logger,
+  node?: NodeView,
 ): { stop(): Promise<void> } {
   let expected = performance.now() + LAG_PROBE_MS;
   const probe = setInterval(() => {
@@ -31,19 +54,17 @@ export function startMonitor(
   const http = Deno.serve({
     hostname: config.metricsHost,
     port: config.metricsPort,
+    reusePort: node !== undefined,
     onListen: ({ port }) => log.info("metrics_listening", { host: config.metricsHost, port }),
   }, async (request) => {
     const path = new URL(request.url).pathname;
     if (path === "/metrics") {
-      let queuedBytes = 0;
-      for (const session of hub.connections) queuedBytes += session.outbox.queuedBytes;
-      const body = metrics.render({
-        connections: hub.connections.size,
-        sessions: hub.localSessions,
-        localUsers: hub.localUsers,
-        queuedBytes,
-      });
+      const body = node ? await node.metrics() : renderMetrics(hub, metrics);
       return new Response(body, { headers: { "content-type": "text/plain; version=0.0.4" } });
+    }
+    if (path === "/healthz" && node) {
+      const { ok, text } = await node.health();
+      return new Response(text, { status: ok ? 200 : 503 });
     }
     if (path === "/healthz") {
       try {

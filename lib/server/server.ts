@@ -16,7 +16,7 @@ import { Hub } from "./hub.ts";
 import { LoginThrottle } from "./limits.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { instrumentStore, Metrics } from "./metrics.ts";
-import { startMonitor } from "./monitor.ts";
+import { type NodeView, renderMetrics, startMonitor } from "./monitor.ts";
 import { openStore } from "./store_open.ts";
 
 /** A running server. */
@@ -24,6 +24,8 @@ export interface ChatServer extends AsyncDisposable {
   /** The address it listens on (the real port when 0 was asked). */
   readonly addr: Deno.NetAddr;
   readonly nodeId: string;
+  /** This process's metrics in the Prometheus text format. */
+  metricsText(): string;
   /** Stops accepting, tells clients, finishes in-flight requests, closes everything. */
   shutdown(message?: string): Promise<void>;
 }
@@ -39,6 +41,13 @@ export interface ServerDeps {
    * low-priority copies of it (see `--hash-workers`), otherwise on in-process threads.
    */
   workerCommand?: string[];
+  /**
+   * This process is worker `index` of a node run with `--workers`: it shares the port with
+   * the other workers (SO_REUSEPORT) and has its own id (`instanceId`) towards the store.
+   */
+  worker?: { index: number; instanceId: string };
+  /** The whole node's metrics and health, for a worker's HTTP listener. */
+  node?: NodeView;
 }
 
 const SWEEP_MS = 1000;
@@ -84,19 +93,28 @@ export async function startServer(
   let listener: Deno.Listener;
   try {
     listener = config.tlsCert && config.tlsKey
-      ? Deno.listenTls({
+      ? Deno.listenTls(
+        {
+          hostname: config.host,
+          port: config.port,
+          transport: "tcp",
+          cert: await Deno.readTextFile(config.tlsCert),
+          key: await Deno.readTextFile(config.tlsKey),
+          reusePort: deps.worker !== undefined,
+        } as Deno.ListenTlsOptions & Deno.TlsCertifiedKeyPem,
+      )
+      : Deno.listen({
         hostname: config.host,
         port: config.port,
         transport: "tcp",
-        cert: await Deno.readTextFile(config.tlsCert),
-        key: await Deno.readTextFile(config.tlsKey),
-      })
-      : Deno.listen({ hostname: config.host, port: config.port, transport: "tcp" });
+        reusePort: deps.worker !== undefined,
+      } as Deno.TcpListenOptions);
   } catch (error) {
     if (!deps.store) await rawStore[Symbol.asyncDispose]();
     throw error;
   }
   const now = deps.now ?? Date.now;
+  const instanceId = deps.worker?.instanceId ?? config.nodeId;
   const hub = new Hub(store, log, metrics, {
     maxFrame: config.maxFrame,
     presenceRoomLimit: config.presenceRoomLimit,
@@ -115,6 +133,7 @@ export async function startServer(
     accountThrottle: throttle(config.loginLimit),
     addressThrottle: throttle(config.addressLimit),
     roomCreations: new Map(),
+    worker: deps.worker?.index,
     slowConsumers: new Map(),
   };
   const connections = new Set<Promise<void>>();
@@ -125,7 +144,7 @@ export async function startServer(
   const serve = (conn: Deno.Conn) =>
     serveConnection(conn, {
       core,
-      key: `${config.nodeId}#${++serial}`,
+      key: `${instanceId}#${++serial}`,
       requests,
       stopping: () => stopping !== null,
     });
@@ -179,7 +198,7 @@ export async function startServer(
 
   const monitor = config.metricsPort === undefined
     ? undefined
-    : startMonitor(config, store, hub, metrics, log);
+    : startMonitor(config, store, hub, metrics, log, deps.node);
 
   const addr = listener.addr as Deno.NetAddr;
   log.info("listening", {
@@ -215,7 +234,13 @@ export async function startServer(
     return stopping;
   };
 
-  return { addr, nodeId: config.nodeId, shutdown, [Symbol.asyncDispose]: () => shutdown() };
+  return {
+    addr,
+    nodeId: config.nodeId,
+    metricsText: () => renderMetrics(hub, metrics),
+    shutdown,
+    [Symbol.asyncDispose]: () => shutdown(),
+  };
 }
 
 /** Worker processes when possible and asked for, else threads of this process. */
