@@ -66,9 +66,15 @@ export interface ServerConfig {
   loginLimit: number;
   addressLimit: number;
   loginWindowMs: number;
-  /** Port of the HTTP metrics and health listener; absent: off. */
-  metricsPort?: number;
-  metricsHost: string;
+  /** Port of the HTTP listener (WebSocket, web client, metrics); absent: off. */
+  httpPort?: number;
+  httpHost: string;
+  /** Origins allowed to open WebSocket sessions (empty: the server's own). */
+  allowedOrigins: string[];
+  /** Serve /metrics and /healthz to any client, not only loopback ones. */
+  metricsOpen: boolean;
+  /** Directory of the built web client. */
+  webDir: string;
   /** PEM files for TLS; both or neither. */
   tlsCert?: string;
   tlsKey?: string;
@@ -328,19 +334,52 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     help: "Seconds over which failed logins are counted",
   },
   {
+    flag: "http-port",
+    env: "IM_HTTP_PORT",
+    kind: "int",
+    min: 0,
+    max: 65535,
+    help: "Serve WebSocket sessions (/ws), the web client (/) and /metrics, /healthz over " +
+      "HTTP on this port (default: off)",
+  },
+  {
+    flag: "http-host",
+    env: "IM_HTTP_HOST",
+    kind: "string",
+    help: "Address of the HTTP listener (default: --host)",
+  },
+  {
     flag: "metrics-port",
     env: "IM_METRICS_PORT",
     kind: "int",
     min: 0,
     max: 65535,
-    help: "Serve /metrics (Prometheus) and /healthz over HTTP on this port (default: off)",
+    help: "Alias of --http-port",
   },
   {
     flag: "metrics-host",
     env: "IM_METRICS_HOST",
     kind: "string",
-    default: "127.0.0.1",
-    help: "Address of the metrics listener",
+    help: "Alias of --http-host",
+  },
+  {
+    flag: "allowed-origin",
+    env: "IM_ALLOWED_ORIGIN",
+    kind: "string",
+    help: "Origins allowed to open WebSocket sessions, comma-separated (default: the server's own)",
+  },
+  {
+    flag: "metrics-open",
+    env: "IM_METRICS_OPEN",
+    kind: "bool",
+    default: false,
+    help: "Serve /metrics and /healthz to every client (default: loopback clients only)",
+  },
+  {
+    flag: "web-dir",
+    env: "IM_WEB_DIR",
+    kind: "string",
+    help: "Directory of the built web client (default: dist/web of the program)",
   },
   {
     flag: "tls-cert",
@@ -437,8 +476,13 @@ export function parseServerConfig(
     loginLimit: o["login-limit"] as number,
     addressLimit: o["address-limit"] as number,
     loginWindowMs: (o["login-window"] as number) * 1000,
-    metricsPort: o["metrics-port"] as number | undefined,
-    metricsHost: o["metrics-host"] as string,
+    httpPort: (o["http-port"] ?? o["metrics-port"]) as number | undefined,
+    httpHost: (o["http-host"] ?? o["metrics-host"] ?? o.host) as string,
+    allowedOrigins: ((o["allowed-origin"] as string | undefined) ?? "").split(",")
+      .map((origin) => origin.trim()).filter((origin) => origin !== ""),
+    metricsOpen: o["metrics-open"] as boolean,
+    webDir: (o["web-dir"] as string | undefined) ??
+      new URL("../../dist/web/", import.meta.url).pathname,
     tlsCert,
     tlsKey,
     logLevel: o["log-level"] as LogLevel,

@@ -11,12 +11,14 @@ import { type PasswordHasher, ThreadHasher } from "../auth/password.ts";
 import type { ServerConfig } from "../config/server_config.ts";
 import type { Store, StoreStatus } from "../store/contract/store.ts";
 import type { Core } from "./context.ts";
-import { serveConnection } from "./connection.ts";
+import { serveConnection } from "./tcp.ts";
 import { Hub } from "./hub.ts";
 import { LoginThrottle } from "./limits.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { instrumentStore, Metrics } from "./metrics.ts";
-import { type NodeView, renderMetrics, startMonitor } from "./monitor.ts";
+import { startHttp } from "./http.ts";
+import { health, type NodeView, renderMetrics, startLagProbe } from "./monitor.ts";
+import { serveWebSocket } from "./websocket.ts";
 import { openStore } from "./store_open.ts";
 
 /** A running server. */
@@ -24,6 +26,8 @@ export interface ChatServer extends AsyncDisposable {
   /** The address it listens on (the real port when 0 was asked). */
   readonly addr: Deno.NetAddr;
   readonly nodeId: string;
+  /** The port of the HTTP listener, when there is one. */
+  readonly httpPort?: number;
   /** This process's metrics in the Prometheus text format. */
   metricsText(): string;
   /** Stops accepting, tells clients, finishes in-flight requests, closes everything. */
@@ -196,9 +200,26 @@ export async function startServer(
     }
   })();
 
-  const monitor = config.metricsPort === undefined
-    ? undefined
-    : startMonitor(config, store, hub, metrics, log, deps.node);
+  const stopProbe = startLagProbe(metrics);
+  const http = config.httpPort === undefined ? undefined : await startHttp(
+    config,
+    {
+      websocket(socket, remote) {
+        const task = serveWebSocket(socket, remote, {
+          core,
+          key: `${instanceId}#${++serial}`,
+          requests,
+          stopping: () => stopping !== null,
+        });
+        connections.add(task);
+        task.finally(() => connections.delete(task));
+      },
+      metrics: () => deps.node ? deps.node.metrics() : renderMetrics(hub, metrics),
+      health: () => deps.node ? deps.node.health() : health(store),
+    },
+    log,
+    deps.worker !== undefined,
+  );
 
   const addr = listener.addr as Deno.NetAddr;
   log.info("listening", {
@@ -226,7 +247,8 @@ export async function startServer(
       }
       await withTimeout(Promise.allSettled([...connections]), SHUTDOWN_GRACE_MS + 1000);
       await hub.close();
-      await monitor?.stop();
+      await http?.stop();
+      stopProbe();
       await core.hasher.close();
       if (!deps.store) await rawStore[Symbol.asyncDispose]();
       log.info("stopped");
@@ -236,6 +258,7 @@ export async function startServer(
 
   return {
     addr,
+    httpPort: http?.port,
     nodeId: config.nodeId,
     metricsText: () => renderMetrics(hub, metrics),
     shutdown,
