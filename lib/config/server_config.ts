@@ -24,6 +24,8 @@ export interface ServerConfig {
   redisPrefix: string;
   /** `redisUrl` is a seed node of a Redis Cluster. */
   redisCluster: boolean;
+  /** Replicas that must confirm each write before `ok` (Redis `WAIT`). */
+  redisWaitReplicas: number;
   /** This node's id (default `hostname:port`). */
   nodeId: string;
   /** Redis mode: a node silent for this long is taken for dead, ms. */
@@ -117,7 +119,18 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     env: "IM_REDIS_CLUSTER",
     kind: "bool",
     default: false,
-    help: "The --redis URL is a node of a Redis Cluster (sharded pub/sub; keys share one hash tag)",
+    help: "The --redis URL is a node of a Redis Cluster (sharded pub/sub; rooms and users spread " +
+      "over the shards)",
+  },
+  {
+    flag: "redis-wait-replicas",
+    env: "IM_REDIS_WAIT_REPLICAS",
+    kind: "int",
+    default: 0,
+    min: 0,
+    max: 16,
+    help: "Redis: replicas that must have each message before its ok (WAIT; 0: the master's " +
+      "memory is enough)",
   },
   {
     flag: "redis-prefix",
@@ -448,6 +461,7 @@ export function parseServerConfig(
     redisUrl,
     redisPrefix: o["redis-prefix"] as string,
     redisCluster: o["redis-cluster"] as boolean,
+    redisWaitReplicas: o["redis-wait-replicas"] as number,
     nodeId,
     nodeTtlMs: (o["node-ttl"] as number) * 1000,
     maxFrame,
