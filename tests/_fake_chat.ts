@@ -530,6 +530,16 @@ export class FakeLink implements Link {
         );
         return { room: s.roomInfo(room) };
       }
+      case "invite": {
+        const me = this.#me();
+        const room = s.rooms.get(foldName(String(f.room)));
+        if (!room) throw new ChatError("NO_SUCH_ROOM", "No such room");
+        if (!room.members.has(me.name)) throw new ChatError("NOT_A_MEMBER", "Not a member");
+        const user = s.resolve(String(f.user));
+        if (room.members.has(user.name)) throw new ChatError("ALREADY_MEMBER", "Member");
+        s.broadcast({ type: "invite", room: s.roomInfo(room), by: s.userInfo(me) }, (n) => n === user.name);
+        return { user: s.userInfo(user) };
+      }
       case "top":
         return { allTime: [], today: [], day: "2027-01-15" };
       case "ping":

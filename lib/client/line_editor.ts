@@ -9,7 +9,7 @@
  * @module
  */
 
-import { charWidth } from "./text_width.ts";
+import { charWidth, textWidth, wrapLine } from "./text_width.ts";
 
 /** Most entries kept in the input history. */
 export const HISTORY_MAX = 500;
@@ -254,17 +254,21 @@ export function layoutInput(
   cursor: number,
   columns: number,
 ): InputLayout {
-  const width = Math.max(promptWidth + 2, columns);
-  const indent = " ".repeat(promptWidth);
-  const rows: string[] = [];
-  let row: string[] = [prompt];
-  let col = promptWidth;
+  const width = Math.max(2, columns);
+  // A prompt wider than half the row (a question) wraps; continuation rows then start at
+  // the left edge instead of under the prompt.
+  const promptRows = promptWidth > width / 2 ? wrapLine(prompt, width) : [prompt];
+  const indentWidth = promptRows.length > 1 || promptWidth > width / 2 ? 0 : promptWidth;
+  const indent = " ".repeat(indentWidth);
+  const rows: string[] = promptRows.slice(0, -1);
+  let row: string[] = [promptRows.at(-1)!];
+  let col = promptRows.length > 1 ? textWidth(promptRows.at(-1)!) : promptWidth;
   let cursorRow = -1;
   let cursorColumn = 0;
   const breakRow = () => {
     rows.push(row.join(""));
     row = [indent];
-    col = promptWidth;
+    col = indentWidth;
   };
   for (let i = 0; i <= text.length;) {
     if (i === cursor) {

@@ -32,11 +32,10 @@ export const EN = {
   "register.taken": 'The login name "{name}" is taken. Choose another one.',
   "register.nickTaken": 'The nickname "{nickname}" is taken. Choose another one.',
   "register.mismatch": "The two passwords differ. Type them again.",
-  "register.done": 'Account "{name}" created, nickname {nickname}. Logging in…',
+  "register.done": 'Account "{name}" created with the nickname "{nickname}". Logging in…',
 
   "login.unknown": 'There is no account "{name}". Check the login name, or register first.',
-  "login.welcome": "Logged in as {name}: {rooms} rooms, {online} users online.",
-  "login.welcome_one": "Logged in as {name}: {rooms} rooms, {online} user online.",
+  "login.welcome": "Logged in as {name}. Your rooms: {rooms}. Users online: {online}.",
   "login.hint":
     "Alt-1…9 or /win N switches windows, Alt-A goes to the next one with unread messages, /help lists the commands.",
 

@@ -34,11 +34,10 @@ export const ZH: Readonly<Record<MessageKey, string>> = {
   "register.taken": "登录名“{name}”已被占用，请换一个。",
   "register.nickTaken": "昵称“{nickname}”已被占用，请换一个。",
   "register.mismatch": "两次输入的密码不一致，请重新输入。",
-  "register.done": "账号“{name}”已创建，昵称 {nickname}。正在登录…",
+  "register.done": "账号“{name}”已创建，昵称“{nickname}”。正在登录…",
 
   "login.unknown": "没有账号“{name}”。请检查登录名，或先注册。",
-  "login.welcome": "已登录为 {name}：{rooms} 个房间，{online} 人在线。",
-  "login.welcome_one": "已登录为 {name}：{rooms} 个房间，{online} 人在线。",
+  "login.welcome": "已登录为 {name}。你的房间：{rooms} 个。在线用户：{online} 人。",
   "login.hint":
     "Alt-1…9 或 /win N 切换窗口，Alt-A 跳到下一个有未读消息的窗口，/help 查看所有命令。",
 
@@ -169,7 +168,7 @@ export const ZH: Readonly<Record<MessageKey, string>> = {
   "ui.now": "正在",
   "ui.online": "{n} 人在线",
   "ui.roomOnline": "{online}/{members} 在线",
-  "ui.act": "未读：",
+  "ui.act": "未读",
   "ui.outbox": "{n} 条待发送",
 
   "connect.lost": "与 {at} 服务器的连接已断开。",

@@ -606,7 +606,7 @@ export class ChatApp {
       return;
     }
     const editor = this.#editor;
-    const text = editor.text;
+    const text = editor.text.replace(/\n+$/, "");
     const command = parseCommand(text);
     if (command === null) {
       editor.set("");
@@ -628,12 +628,14 @@ export class ChatApp {
       if (lines > CONFIRM_LINES) {
         void this.#confirmKey(this.#t("send.confirmLines", { n: lines })).then((yes) => {
           if (!yes) return this.render();
+          this.#editor.set(text);
           this.#editor.take();
           void this.#execute(command).finally(() => this.render());
         });
         return;
       }
     }
+    editor.set(text);
     editor.take();
     this.#d.kept.saveHistory(editor.history);
     void this.#execute(command).finally(() => this.render());
@@ -993,6 +995,10 @@ export class ChatApp {
       this.#peers.learn({ name: msg.from, nickname: msg.nick });
       this.#windows.add(here.kind, here.name, formatMessage(msg, this.#o));
     }
+    // A window opened by nickname learns the login name from the conversation.
+    const me = this.#d.client.user?.name;
+    const peer = page.messages.map((m) => m.from === me ? m.to : m.from).find(Boolean);
+    if (here.kind === "query" && peer && peer !== here.name) this.#windows.rename(here, peer);
     this.#system(
       page.more
         ? this.#t("history.more", { n: limit ?? 20, seq: page.messages[0].seq })
