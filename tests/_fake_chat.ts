@@ -537,7 +537,10 @@ export class FakeLink implements Link {
         if (!room.members.has(me.name)) throw new ChatError("NOT_A_MEMBER", "Not a member");
         const user = s.resolve(String(f.user));
         if (room.members.has(user.name)) throw new ChatError("ALREADY_MEMBER", "Member");
-        s.broadcast({ type: "invite", room: s.roomInfo(room), by: s.userInfo(me) }, (n) => n === user.name);
+        s.broadcast(
+          { type: "invite", room: s.roomInfo(room), by: s.userInfo(me) },
+          (n) => n === user.name,
+        );
         return { user: s.userInfo(user) };
       }
       case "top":

@@ -54,6 +54,7 @@ export const EN = {
   "send.tooLong":
     "This message has {length} characters; the limit is {max}. Shorten it: it is still in the input line.",
   "send.confirmLines": "Send these {n} lines as one message? (y = send, other key = keep editing)",
+  "send.elsewhere": "{name} (window {n}): {text}",
   "send.pending": "(sending…)",
   "send.rate": "Sending too fast: the message waits and goes out by itself in {s} s.",
   "send.unavailable":

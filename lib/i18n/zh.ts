@@ -52,6 +52,7 @@ export const ZH: Readonly<Record<MessageKey, string>> = {
     "这是状态窗口，这里没有聊天对象。请 /join 加入房间、/query 找人私聊，或按 Alt-2 切换。",
   "send.tooLong": "这条消息有 {length} 个字符，上限是 {max}。请删减：内容仍在输入行中。",
   "send.confirmLines": "把这 {n} 行作为一条消息发送吗？（y = 发送，其他键 = 继续编辑）",
+  "send.elsewhere": "{name}（窗口 {n}）：{text}",
   "send.pending": "（发送中…）",
   "send.rate": "发送过快：消息在排队，{s} 秒后自动发出。",
   "send.unavailable": "服务器暂时无法保存消息；恢复后消息会自动发出。",

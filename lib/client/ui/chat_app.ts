@@ -91,6 +91,8 @@ export interface ChatAppDeps {
   kept: KeptState;
   /** Log in with these at once instead of asking. */
   credentials?: { name: string; password: string };
+  /** How long joins and leaves are collected into one line (`/set presence summary`), ms. */
+  digestMs?: number;
   /** Called once when the user leaves; `lines` are printed after the screen is restored. */
   exit(code: number, lines: string[]): void;
 }
@@ -129,7 +131,7 @@ export class ChatApp {
   readonly #now: () => number;
   readonly #windows = new WindowList();
   readonly #peers = new PeerDirectory();
-  readonly #digest = new PresenceDigest();
+  readonly #digest: PresenceDigest;
   readonly #editor: LineEditor;
   /** The chat editor's text while a question is asked. */
   #questionEditor: LineEditor | null = null;
@@ -137,6 +139,8 @@ export class ChatApp {
   #question: Question | null = null;
   #confirm: Confirmation | null = null;
   #completion: Completion | null = null;
+  /** Keys typed before the first question or between two questions, replayed in order. */
+  #typeahead: KeyEvent[] = [];
   #loggedIn = false;
   #connection: "connecting" | "connected" | "reconnecting" | "offline" = "connecting";
   #reconnectAt: number | null = null;
@@ -157,6 +161,7 @@ export class ChatApp {
     this.#d = deps;
     this.#tx = deps.tx;
     this.#now = deps.now ?? Date.now;
+    this.#digest = new PresenceDigest(deps.digestMs ?? 3000);
     this.#settings = deps.kept.settings();
     this.#editor = new LineEditor(deps.kept.history());
   }
@@ -379,6 +384,11 @@ export class ChatApp {
     return new Promise((resolve) => {
       this.#questionEditor = new LineEditor();
       this.#question = { prompt: `${prompt} `, secret, resolve };
+      const ahead = this.#typeahead.splice(0);
+      for (const event of ahead) {
+        if (this.#question) this.#key(event);
+        else this.#typeahead.push(event);
+      }
       this.render();
     });
   }
@@ -394,6 +404,10 @@ export class ChatApp {
 
   #key(event: KeyEvent): void {
     if (this.#confirm) return this.#confirmAnswer(event);
+    if (!this.#question && !this.#loggedIn && !isInterrupt(event)) {
+      this.#typeahead.push(event);
+      return;
+    }
     const editor = this.editor;
     if (event.type === "text" || event.type === "paste") {
       this.#completion = null;
@@ -1313,6 +1327,18 @@ export class ChatApp {
     };
     if (entry.action) msg.action = true;
     this.#windows.add(window.kind, window.name, formatMessage(msg, this.#o));
+    const current = this.#windows.current;
+    if (window !== current && "to" in entry.target) {
+      this.#system(
+        this.#t("send.elsewhere", {
+          name: sanitize(entry.target.to),
+          n: this.#windows.list.indexOf(window) + 1,
+          text: sanitize(entry.text),
+        }),
+        current,
+        "->",
+      );
+    }
     if ("to" in entry.target) {
       const peer = window.name;
       if (result.online === false && !this.#toldOffline.has(peer)) {
@@ -1519,6 +1545,11 @@ export class ChatApp {
   #tick(): void {
     this.render();
   }
+}
+
+function isInterrupt(event: KeyEvent): boolean {
+  return event.type === "key" && event.name === "char" && event.ctrl === true &&
+    (event.char === "c" || event.char === "d");
 }
 
 /** The text a command would send, if it sends one. */
