@@ -128,9 +128,9 @@ async function interactiveMain(
     credentials,
     exit: (code, lines) => exited.resolve({ code, lines }),
   });
-  const onSignal = () => app.keys([{ type: "key", name: "char", char: "c", ctrl: true }]);
+  const onSignal = () => void app.terminate();
   Deno.addSignalListener("SIGTERM", onSignal);
-  terminal.start((keys) => app.keys(keys), () => app.drawNow());
+  terminal.start((keys) => app.keys(keys), () => app.drawNow(), () => void app.terminate());
   try {
     void app.run();
     const { code, lines } = await exited.promise;

@@ -125,6 +125,7 @@ Deno.test("screen: every row fits, input at the bottom, the marker shown, resize
   const state = {
     title: " #lobby",
     window: w.current,
+    scroll: 0,
     status: " [alice] [2:#lobby]",
     prompt: "[#lobby] ",
     input: "draft that wraps ".repeat(10),
@@ -147,4 +148,8 @@ Deno.test("screen: every row fits, input at the bottom, the marker shown, resize
   }
   const secret = renderScreen({ ...state, input: "hunter22", cursor: 8, secret: true }, 24, 80);
   assert.equal(secret.rows.at(-1), "[#lobby] ********");
+  const top = renderScreen({ ...state, input: "", scroll: 10_000 }, 24, 80);
+  assert.ok(top.scroll! < 10_000, "scrolling stops at the first line");
+  assert.match(top.rows[1], /─ new ─/, "the marker above the first unread line");
+  assert.ok(top.rows[2].includes("message 0 "));
 });

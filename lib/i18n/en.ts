@@ -133,7 +133,7 @@ export const EN = {
   "invite.got": "{name} invited you to {room}. Type /join {join} to join.",
   "status.lost": "Connection lost. Reconnecting in {s} s…",
   "status.back": "Reconnected.",
-  "notice.shutdown": "The server is restarting ({text}). Reconnecting by itself…",
+  "notice.shutdown": "The server is stopping (it says: {text}). The client reconnects by itself.",
   "notice.server": "Message from the server: {text}",
 
   "presence.online": "{name} is online",

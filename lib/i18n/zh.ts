@@ -130,7 +130,7 @@ export const ZH: Readonly<Record<MessageKey, string>> = {
   "invite.got": "{name} 邀请你加入 {room}。输入 /join {join} 加入。",
   "status.lost": "连接断开。{s} 秒后重新连接…",
   "status.back": "已重新连接。",
-  "notice.shutdown": "服务器正在重启（{text}）。会自动重新连接…",
+  "notice.shutdown": "服务器正在停止（服务器说：{text}）。客户端会自动重新连接。",
   "notice.server": "服务器消息：{text}",
 
   "presence.online": "{name} 上线了",

@@ -214,6 +214,11 @@ export class ChatApp {
     }
   }
 
+  /** Leaves at once, logging out (the terminal closed, or SIGTERM). */
+  terminate(): Promise<void> {
+    return this.#leave(0);
+  }
+
   /** Feeds key events. */
   keys(events: readonly KeyEvent[]): void {
     for (const event of events) this.#key(event);
@@ -239,6 +244,7 @@ export class ChatApp {
       {
         title: this.#title(),
         window: this.#windows.current,
+        scroll: this.#windows.current.scroll,
         status: this.#statusBar(),
         prompt,
         input: this.#confirm ? "" : editor.text,
@@ -250,6 +256,7 @@ export class ChatApp {
       rows,
       columns,
     );
+    this.#windows.current.scroll = frame.scroll ?? 0;
     this.#d.screen.draw(frame);
   }
 

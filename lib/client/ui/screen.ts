@@ -17,6 +17,8 @@ export interface ScreenState {
   /** Top row (already safe text). */
   title: string;
   window: ChatWindow;
+  /** Rows scrolled up from the bottom (clamped to what there is). */
+  scroll: number;
   /** The status bar (already safe text). */
   status: string;
   /** The input prompt and its width in columns. */
@@ -35,6 +37,8 @@ export interface Frame {
   rows: string[];
   cursorRow: number;
   cursorColumn: number;
+  /** The scroll offset used, clamped to the lines there are. */
+  scroll?: number;
 }
 
 /** Continuation rows of a wrapped chat line start under the text, after the time. */
@@ -72,11 +76,12 @@ export function renderScreen(state: ScreenState, rows: number, columns: number):
     const padded = cut + " ".repeat(Math.max(0, width - textWidth(cut)));
     return state.color ? paint(true, "reverse", padded) : padded;
   };
-  const out = [bar(state.title), ...body, bar(state.status), ...inputShown];
+  const out = [bar(state.title), ...body.rows, bar(state.status), ...inputShown];
   return {
     rows: out,
     cursorRow: 2 + bodyHeight + (layout.cursorRow - firstInput),
     cursorColumn: Math.min(layout.cursorColumn, width - 1),
+    scroll: body.scroll,
   };
 }
 
@@ -85,26 +90,29 @@ function maskInput(text: string, cursor: number): { text: string; cursor: number
   return { text: "*".repeat([...text].length), cursor: before };
 }
 
-/** The window's last lines that fit, wrapped, scrolled up by `window.scroll` rows. */
-function bodyRows(state: ScreenState, height: number, width: number): string[] {
+/** The window's last lines that fit, wrapped, scrolled up by `state.scroll` rows. */
+function bodyRows(
+  state: ScreenState,
+  height: number,
+  width: number,
+): { rows: string[]; scroll: number } {
   const { window } = state;
   const rows: string[] = [];
   for (const lines of window.pending.values()) {
     for (const line of lines) rows.push(...wrapLine(line, width, WRAP_INDENT));
   }
-  const want = height + window.scroll;
+  const want = height + state.scroll;
   if (window.marker === window.lines.length) rows.unshift(markerRow(state, width));
   for (let i = window.lines.length - 1; i >= 0 && rows.length < want; i--) {
     const wrapped = wrapLine(window.lines[i], width, WRAP_INDENT);
     rows.unshift(...wrapped);
     if (window.marker === i) rows.unshift(markerRow(state, width));
   }
-  const maxScroll = Math.max(0, rows.length - height);
-  window.scroll = Math.min(window.scroll, maxScroll);
-  const end = rows.length - window.scroll;
+  const scroll = Math.min(state.scroll, Math.max(0, rows.length - height));
+  const end = rows.length - scroll;
   const visible = rows.slice(Math.max(0, end - height), end);
   while (visible.length < height) visible.unshift("");
-  return visible;
+  return { rows: visible, scroll };
 }
 
 function markerRow(state: ScreenState, width: number): string {

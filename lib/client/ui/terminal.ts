@@ -32,7 +32,7 @@ export interface Screen {
  * @example
  * ```ts
  * const term = new Terminal();
- * term.start((keys) => console.log(keys), () => {});
+ * term.start((keys) => console.log(keys), () => {}, () => {});
  * ```
  */
 export class Terminal implements Screen {
@@ -45,7 +45,7 @@ export class Terminal implements Screen {
   #reading: Promise<void> | null = null;
 
   /** Enters raw mode and the alternate screen, and starts reading keys. */
-  start(onKeys: (events: KeyEvent[]) => void, onResize: () => void): void {
+  start(onKeys: (events: KeyEvent[]) => void, onResize: () => void, onEnd: () => void): void {
     Deno.stdin.setRaw(true);
     this.#write(ENTER);
     this.#started = true;
@@ -55,7 +55,7 @@ export class Terminal implements Screen {
       onResize();
     };
     Deno.addSignalListener("SIGWINCH", this.#onResize);
-    this.#reading = this.#read(onKeys);
+    this.#reading = this.#read(onKeys, onEnd);
   }
 
   size(): { rows: number; columns: number } {
@@ -101,7 +101,7 @@ export class Terminal implements Screen {
     await Promise.resolve();
   }
 
-  async #read(onKeys: (events: KeyEvent[]) => void): Promise<void> {
+  async #read(onKeys: (events: KeyEvent[]) => void, onEnd: () => void): Promise<void> {
     const decoder = new TextDecoder();
     const buffer = new Uint8Array(65536);
     for (;;) {
@@ -113,7 +113,7 @@ export class Terminal implements Screen {
       }
       if (!this.#started) return;
       if (n === null) {
-        onKeys([{ type: "key", name: "char", char: "d", ctrl: true }]);
+        onEnd();
         return;
       }
       const events = this.#keys.push(decoder.decode(buffer.subarray(0, n), { stream: true }));
