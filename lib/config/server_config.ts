@@ -6,7 +6,7 @@
  */
 
 import { DEFAULT_MAX_FRAME } from "../protocol/frame.ts";
-import type { Retention } from "../store/store.ts";
+import type { Retention } from "../store/contract/store.ts";
 import { type OptionSpec, parseOptions, UsageError } from "./flags.ts";
 
 /** Log verbosity. */
@@ -31,9 +31,19 @@ export interface ServerConfig {
   maxFrame: number;
   /** Longest message text, in code points. */
   maxText: number;
-  /** Most group messages delivered at login after an absence. */
+  /** Most messages per room delivered at login after an absence. */
   backlogLimit: number;
   retention: Retention;
+  /** The lobby every account joins at registration; null: none. */
+  lobby: string | null;
+  /** Rooms above this many members get occupancy counts instead of per-user presence. */
+  presenceRoomLimit: number;
+  /** Rooms a user may be a member of. */
+  maxRooms: number;
+  /** Rooms a user may create per hour. */
+  roomCreateLimit: number;
+  /** How long idempotency keys of `send` are remembered, ms. */
+  dedupeWindowMs: number;
   /** Resume token lifetime, ms. */
   tokenTtlMs: number;
   /** A connection that has not logged in by then is closed, ms. */
@@ -143,15 +153,15 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     default: 200,
     min: 0,
     max: 100_000,
-    help: "Most group messages delivered at login after an absence (oldest dropped)",
+    help: "Most messages per room delivered at login after an absence (the newest kept)",
   },
   {
-    flag: "group-retention",
-    env: "IM_GROUP_RETENTION",
+    flag: "room-retention",
+    env: "IM_ROOM_RETENTION",
     kind: "int",
     default: 10_000,
     min: 1,
-    help: "Group messages kept in history",
+    help: "Messages kept per room",
   },
   {
     flag: "private-retention",
@@ -167,7 +177,46 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     kind: "int",
     default: 1_000,
     min: 1,
-    help: "Undelivered private messages kept per user (oldest dropped)",
+    help: "Private messages kept in each user's private stream (oldest dropped)",
+  },
+  {
+    flag: "lobby",
+    env: "IM_LOBBY",
+    kind: "string",
+    default: "lobby",
+    help: 'Room every new account joins ("" for none)',
+  },
+  {
+    flag: "presence-room-limit",
+    env: "IM_PRESENCE_ROOM_LIMIT",
+    kind: "int",
+    default: 500,
+    min: 1,
+    help: "Rooms with more members get online counts instead of per-user presence",
+  },
+  {
+    flag: "max-rooms",
+    env: "IM_MAX_ROOMS",
+    kind: "int",
+    default: 100,
+    min: 1,
+    help: "Rooms a user may be a member of",
+  },
+  {
+    flag: "room-create-limit",
+    env: "IM_ROOM_CREATE_LIMIT",
+    kind: "int",
+    default: 10,
+    min: 1,
+    help: "Rooms a user may create per hour",
+  },
+  {
+    flag: "dedupe-window",
+    env: "IM_DEDUPE_WINDOW",
+    kind: "int",
+    default: 600,
+    min: 1,
+    help: "Seconds a send key is remembered (a resend with it stores nothing new)",
   },
   {
     flag: "token-ttl",
@@ -355,10 +404,15 @@ export function parseServerConfig(
     maxText,
     backlogLimit: o["backlog-limit"] as number,
     retention: {
-      groupMax: o["group-retention"] as number,
+      roomMax: o["room-retention"] as number,
       privateMax: o["private-retention"] as number,
       inboxMax: o["inbox-limit"] as number,
     },
+    lobby: lobbyName(o.lobby as string),
+    presenceRoomLimit: o["presence-room-limit"] as number,
+    maxRooms: o["max-rooms"] as number,
+    roomCreateLimit: o["room-create-limit"] as number,
+    dedupeWindowMs: (o["dedupe-window"] as number) * 1000,
     tokenTtlMs: (o["token-ttl"] as number) * 1000,
     loginTimeoutMs: (o["login-timeout"] as number) * 1000,
     pingIntervalMs: (o["ping-interval"] as number) * 1000,
@@ -377,4 +431,14 @@ export function parseServerConfig(
     tlsKey,
     logLevel: o["log-level"] as LogLevel,
   };
+}
+
+/** The lobby option: empty means none; otherwise a valid room name. */
+function lobbyName(value: string): string | null {
+  if (value.trim() === "") return null;
+  const folded = value.trim().toLowerCase();
+  if (!/^[a-z0-9][a-z0-9_.-]{2,31}$/.test(folded)) {
+    throw new UsageError("--lobby must be a room name (3-32 of a-z 0-9 _ . -) or empty");
+  }
+  return folded;
 }

@@ -66,18 +66,27 @@ export async function serveConnection(conn: Deno.Conn, ctx: ConnectionContext): 
         core.slowConsumers.set(user, now());
         if (core.slowConsumers.size > 100_000) core.slowConsumers.clear();
       }
-      closeTransport();
+      session.end();
     },
-    closeTransport,
+    () => session.end(),
     (bytes) => metrics.bytesOut += bytes,
   );
   const session = new Session(
     key,
     remote,
     now(),
-    outbox,
+    {
+      outbox,
+      close: closeTransport,
+      // The session leaves the node the moment it closes, not when the socket is gone.
+      onClose: (closed) => {
+        hub.connections.delete(closed);
+        hub.detach(closed, closed.dropReason).catch((error) =>
+          log.warn("detach_failed", { user: closed.user?.name, error: String(error) })
+        );
+      },
+    },
     config.maxFrame,
-    closeTransport,
     metrics,
   );
   session.loginDeadline = now() + config.loginTimeoutMs;
@@ -153,16 +162,8 @@ export async function serveConnection(conn: Deno.Conn, ctx: ConnectionContext): 
   } catch (error) {
     if (open) log.debug("read_error", { remote, error: String(error) });
   } finally {
-    hub.connections.delete(session);
     const user = session.user?.name;
-    await hub.detach(session, session.dropReason).catch((error) =>
-      log.warn("detach_failed", { user, error: String(error) })
-    );
-    if (session.phase !== "closed") {
-      session.phase = "closed";
-      outbox.close();
-      closeTransport();
-    }
+    session.end();
     log.info("disconnect", { user, remote, reason: session.dropReason });
   }
 }

@@ -6,7 +6,7 @@
  */
 
 import type { ServerConfig } from "../config/server_config.ts";
-import type { Store } from "../store/store.ts";
+import type { Store } from "../store/contract/store.ts";
 import type { Hub } from "./hub.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";

@@ -9,8 +9,7 @@
 import { ProcessHasher } from "../auth/hash_worker.ts";
 import { type PasswordHasher, ThreadHasher } from "../auth/password.ts";
 import type { ServerConfig } from "../config/server_config.ts";
-import { openStore } from "../store/open.ts";
-import type { Store } from "../store/store.ts";
+import type { Store, StoreStatus } from "../store/contract/store.ts";
 import type { Core } from "./context.ts";
 import { serveConnection } from "./connection.ts";
 import { Hub } from "./hub.ts";
@@ -18,6 +17,7 @@ import { LoginThrottle } from "./limits.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { instrumentStore, Metrics } from "./metrics.ts";
 import { startMonitor } from "./monitor.ts";
+import { openStore } from "./store_open.ts";
 
 /** A running server. */
 export interface ChatServer extends AsyncDisposable {
@@ -61,8 +61,26 @@ export async function startServer(
 ): Promise<ChatServer> {
   const log = deps.log ?? createLogger(config.logLevel);
   const metrics = new Metrics();
-  const rawStore = deps.store ?? await openStore(config, log);
+  const onStatus = (status: StoreStatus) => {
+    const { event, ...fields } = status;
+    if (event === "store_error") {
+      metrics.storeError(status.op);
+      log.error(event, fields);
+    } else if (event === "store_down") log.warn(event, fields);
+    else log.info(event, fields);
+  };
+  const rawStore = deps.store ?? await openStore(config, onStatus);
   const store = instrumentStore(rawStore, metrics);
+  if (config.lobby) {
+    await store.rooms.create({
+      name: config.lobby,
+      title: config.lobby,
+      topic: "",
+      public: true,
+      owner: null,
+      createdAt: Date.now(),
+    }, config.maxRooms);
+  }
   let listener: Deno.Listener;
   try {
     listener = config.tlsCert && config.tlsKey
@@ -79,7 +97,11 @@ export async function startServer(
     throw error;
   }
   const now = deps.now ?? Date.now;
-  const hub = new Hub(store, log, config.maxFrame, metrics);
+  const hub = new Hub(store, log, metrics, {
+    maxFrame: config.maxFrame,
+    presenceRoomLimit: config.presenceRoomLimit,
+    now,
+  });
   const throttle = (limit: number) => new LoginThrottle({ limit, windowMs: config.loginWindowMs });
   const core: Core = {
     config,
@@ -92,6 +114,7 @@ export async function startServer(
     hasher: await startHasher(config, deps.workerCommand, log),
     accountThrottle: throttle(config.loginLimit),
     addressThrottle: throttle(config.addressLimit),
+    roomCreations: new Map(),
     slowConsumers: new Map(),
   };
   const connections = new Set<Promise<void>>();
@@ -109,7 +132,6 @@ export async function startServer(
 
   const sweep = () => {
     const t = now();
-    hub.flushAcks();
     for (const session of hub.connections) {
       if (session.phase === "closed") continue;
       if (session.phase !== "user") {
@@ -184,7 +206,7 @@ export async function startServer(
         session.close(SHUTDOWN_GRACE_MS);
       }
       await withTimeout(Promise.allSettled([...connections]), SHUTDOWN_GRACE_MS + 1000);
-      await hub.flushAcks();
+      await hub.close();
       await monitor?.stop();
       await core.hasher.close();
       if (!deps.store) await rawStore[Symbol.asyncDispose]();

@@ -55,8 +55,8 @@ export interface StreamRange {
   messages: ChatMessage[];
   head: StreamHead;
   /**
-   * The lowest position still stored (`head.seq + 1` when none is). Positions between the
-   * asked one and this are gone (trimmed by retention).
+   * The position of the first message returned, or `head.seq + 1` when none is. When it is
+   * greater than the asked position + 1, the positions between are gone (trimmed).
    */
   first: number;
 }
