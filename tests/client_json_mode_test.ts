@@ -9,7 +9,7 @@ import { ChatClient } from "../lib/client/chat_client.ts";
 import { eventJson, parseJsonCommand, runJsonMode } from "../lib/client/json_mode.ts";
 import { answer, react } from "../scripts/echo_bot.ts";
 import { FakeChat } from "./_fake_chat.ts";
-import { startFakeTcp } from "./_fake_tcp.ts";
+import { startTestServer } from "./_harness.ts";
 
 const ROOT = new URL("..", import.meta.url);
 
@@ -90,17 +90,9 @@ Deno.test("the example bot's answers", () => {
   assert.equal(react(room, me), null);
 });
 
-async function until(what: string, check: () => boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-Deno.test("the client program in --json mode: stdin commands, stdout events, no noise on stderr", async () => {
-  await using fake = startFakeTcp();
-  fake.chat.account("bob");
+Deno.test("the client program in --json mode against the server: stdin commands, stdout events, no noise on stderr", async () => {
+  await using server = await startTestServer({ kind: "kv" });
+  const bob = await server.user("bob");
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -111,17 +103,22 @@ Deno.test("the client program in --json mode: stdin commands, stdout events, no 
       "--allow-sys",
       "client.ts",
       "--port",
-      String(fake.port),
+      String(server.port),
+      "--register",
     ],
     cwd: ROOT,
-    env: { IM_USER: "bob", IM_PASSWORD: "password1" },
+    env: { IM_USER: "jsonbot", IM_PASSWORD: "password1" },
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
   const writer = child.stdin.getWriter();
   await writer.write(
-    new TextEncoder().encode('{"cmd":"send","room":"lobby","text":"from a pipe","ref":1}\n'),
+    new TextEncoder().encode(
+      '{"cmd":"send","room":"lobby","text":"from a pipe","ref":1}\n' +
+        '{"cmd":"send","to":"BOB","text":"privately","ref":2}\n' +
+        '{"cmd":"count","ref":3}\n',
+    ),
   );
   await writer.close();
   const [status, stdout, stderr] = await Promise.all([
@@ -129,17 +126,20 @@ Deno.test("the client program in --json mode: stdin commands, stdout events, no 
     new Response(child.stdout).text(),
     new Response(child.stderr).text(),
   ]);
-  assert.equal(status.code, 0);
   assert.equal(stderr, "");
+  assert.equal(status.code, 0);
   const events = stdout.trim().split("\n").map((l) => JSON.parse(l));
-  assert.ok(events.some((e) => e.event === "sent" && e.ref === 1));
+  assert.ok(events.some((e) => e.event === "sent" && e.ref === 1 && e.stream === "#lobby"));
+  assert.ok(events.some((e) => e.event === "sent" && e.ref === 2 && e.stream === "@jsonbot"));
+  assert.ok(events.some((e) => e.event === "result" && e.ref === 3 && e.users >= 1));
   assert.equal(events.at(-1).event, "bye");
-  assert.equal(fake.chat.stream("#lobby")[0].text, "from a pipe");
+  await bob.next("message", (e) => e.msg.text === "from a pipe");
+  await bob.next("message", (e) => e.msg.text === "privately" && e.msg.from === "jsonbot");
 });
 
-Deno.test("the example bot answers private messages and stops on a signal", async () => {
-  await using fake = startFakeTcp();
-  fake.chat.account("bob", "小明");
+Deno.test("the example bot answers private messages on the server and stops on a signal", async () => {
+  await using server = await startTestServer({ kind: "kv" });
+  const bob = await server.user("bob");
   const bot = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -149,7 +149,7 @@ Deno.test("the example bot answers private messages and stops on a signal", asyn
       "--allow-read",
       "scripts/echo_bot.ts",
       "--port",
-      String(fake.port),
+      String(server.port),
       "--register",
       "--nick",
       "Helper",
@@ -161,16 +161,23 @@ Deno.test("the example bot answers private messages and stops on a signal", asyn
     stderr: "piped",
   }).spawn();
   const stderr = new Response(bot.stderr).text();
-  await until("the bot online", () => fake.chat.isOnline("helper"));
-  fake.chat.post("bob", { to: "Helper" }, "ping");
-  fake.chat.post("bob", { room: "lobby" }, "ping (not for the bot)");
-  await until("the answer", () => fake.chat.stream("@bob").some((m) => m.from === "helper"));
-  const answers = fake.chat.stream("@bob").filter((m) => m.from === "helper");
-  assert.deepEqual(answers.map((m) => m.text), ["pong"]);
-  assert.equal(fake.chat.stream("#lobby").filter((m) => m.from === "helper").length, 0);
+  for (const deadline = Date.now() + 15_000; (await bob.request("count", {})).users! < 2;) {
+    if (Date.now() > deadline) throw new Error("The bot did not log in");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await bob.request("send", { to: "Helper", text: "ping", key: "b1" });
+  await bob.request("send", { room: "lobby", text: "ping (not for the bot)", key: "b2" });
+  const answer = await bob.next("message", (e) => e.msg.from === "helper", 15_000);
+  assert.equal(answer.msg.text, "pong");
+  assert.equal(answer.msg.to, "bob");
+  await bob.request("send", { to: "helper", text: "你好", key: "b3" });
+  await bob.next("message", (e) => e.msg.from === "helper" && e.msg.text === "BOB, you said: 你好");
   bot.kill("SIGTERM");
   const status = await bot.status;
   assert.equal(status.code, 0);
   assert.equal(await stderr, "");
-  assert.ok(fake.chat.sent("logout").length >= 1);
+  assert.equal(
+    bob.messages().filter((e) => e.msg.from === "helper" && e.msg.stream === "#lobby").length,
+    0,
+  );
 });
