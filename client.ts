@@ -63,16 +63,22 @@ export async function main(args: string[]): Promise<number> {
       }),
   });
   const credentials = config.user !== undefined && config.password !== undefined
-    ? { name: config.user, password: config.password }
+    ? {
+      name: config.user,
+      password: config.password,
+      ...(config.register ? { register: { nickname: config.nickname ?? config.user } } : {}),
+    }
     : undefined;
-  if (json) return await jsonMain(config, client, credentials);
+  if (json) return await runJson(config, client, credentials);
   return await interactiveMain(config, client, credentials);
 }
 
-async function jsonMain(
+type Credentials = { name: string; password: string; register?: { nickname: string } };
+
+async function runJson(
   config: ClientConfig,
   client: ChatClient,
-  credentials: { name: string; password: string } | undefined,
+  credentials: Credentials | undefined,
 ): Promise<number> {
   const encoder = new TextEncoder();
   const write = (line: string) => {
@@ -94,9 +100,7 @@ async function jsonMain(
       client,
       lines: readLines(Deno.stdin.readable, stop.signal),
       write,
-      credentials: credentials && config.register
-        ? { ...credentials, register: { nickname: config.nickname ?? credentials.name } }
-        : credentials,
+      credentials,
       stay: config.stay,
       stop: stop.signal,
     });
@@ -109,7 +113,7 @@ async function jsonMain(
 async function interactiveMain(
   config: ClientConfig,
   client: ChatClient,
-  credentials: { name: string; password: string } | undefined,
+  credentials: Credentials | undefined,
 ): Promise<number> {
   const tx = texts(config.lang);
   const terminal = new Terminal();

@@ -176,14 +176,9 @@ Deno.test("a 60-line paste is one multi-line message, sent after a confirmation"
   h.client.close();
 });
 
-Deno.test("an unbracketed multi-line paste (Enter followed by more text) is one message too", async () => {
+Deno.test("Alt-Enter adds a line break: one message of two lines", async () => {
   const h = await start({ login: "alice" });
-  h.app.keys([
-    { type: "text", text: "one" },
-    key("enter", { more: true }),
-    { type: "text", text: "two" },
-  ]);
-  await h.type(ENTER);
+  await h.type("one", key("newline"), "two", ENTER);
   await h.until("sent", () => h.chat.stream("#lobby").length === 1);
   assert.equal(h.chat.stream("#lobby")[0].text, "one\ntwo");
   h.client.close();

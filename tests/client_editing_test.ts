@@ -131,8 +131,10 @@ Deno.test("keys: a bracketed paste is one event across reads, line breaks kept",
   }
   assert.deepEqual(k.push("a\rb\r"), [
     { type: "text", text: "a" },
-    { type: "key", name: "enter", more: true },
+    { type: "key", name: "enter" },
     { type: "text", text: "b" },
     { type: "key", name: "enter" },
-  ]);
+  ], "keys typed quickly stay separate lines");
+  const line = "x".repeat(40);
+  assert.equal(k.push(`${line}\r${line}\r`).filter((e) => e.type === "key").length, 2);
 });

@@ -441,6 +441,17 @@ export class ChatClient {
   #onMember(roomName: string, user: UserInfo, action: MemberAction, by?: UserInfo): void {
     const room = this.#rooms.get(roomName);
     const me = user.name === this.#user?.name;
+    if (room && !me) {
+      if (action === "join") {
+        room.members++;
+        room.online++;
+      } else if (action === "part" || action === "kick" || action === "ban") {
+        room.members = Math.max(0, room.members - 1);
+        if (action === "part" || this.#roster.has(user.name)) {
+          room.online = Math.max(0, room.online - 1);
+        }
+      }
+    }
     if (room && action === "owner") {
       room.owner = user.name;
       if (me) room.role = "owner";
@@ -532,6 +543,14 @@ export class ChatClient {
       case "nick":
         this.#user = (result as { user: UserInfo }).user;
         break;
+      case "count": {
+        const room = typeof fields.room === "string" ? this.#rooms.get(fields.room) : undefined;
+        if (room && typeof result.members === "number" && typeof result.online === "number") {
+          room.members = result.members;
+          room.online = result.online;
+        }
+        break;
+      }
       case "away":
         this.#away = (result as { away?: string }).away;
         break;

@@ -6,9 +6,10 @@
  *   arrives unbracketed is still one insertion per read, not one per character);
  * - a bracketed paste (`ESC [200~ … ESC [201~`, switched on by the UI) is one `paste` event,
  *   however many reads it spans;
- * - an Enter followed by more text in the same read is reported with `more: true`: that is a
- *   paste from a terminal without bracketed paste, and the UI treats it as a line break in
- *   the message rather than as "send";
+ * - Enter is always the Enter key, also when more text follows in the same read: keys typed
+ *   while the program was busy arrive together and must stay separate messages, so a paste
+ *   is recognised only by its brackets (a terminal without bracketed paste sends a
+ *   multi-line paste as several messages, in order);
  * - a lone ESC at the end of a read is held until the next read, or {@linkcode KeyDecoder.flush}
  *   (called by the terminal shell after a short pause) turns it into the Escape key.
  *
@@ -45,8 +46,6 @@ export type KeyEvent =
     char?: string;
     ctrl?: boolean;
     alt?: boolean;
-    /** For `enter`: more text followed in the same read. */
-    more?: boolean;
   };
 
 const PASTE_START = "\x1b[200~";
@@ -160,8 +159,7 @@ export class KeyDecoder {
       i++;
       if (ch === "\r") {
         if (input[i] === "\n") i++;
-        const more = i < input.length && !input.slice(i).startsWith("\x1b");
-        events.push(more ? { type: "key", name: "enter", more } : { type: "key", name: "enter" });
+        events.push({ type: "key", name: "enter" });
       } else if (ch === "\n") events.push({ type: "key", name: "newline" });
       else if (ch === "\t") events.push({ type: "key", name: "tab" });
       else if (code === 0x7f || code === 0x08) events.push({ type: "key", name: "backspace" });

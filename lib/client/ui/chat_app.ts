@@ -89,8 +89,8 @@ export interface ChatAppDeps {
   host: string;
   port: number;
   kept: KeptState;
-  /** Log in with these at once instead of asking. */
-  credentials?: { name: string; password: string };
+  /** Log in with these at once instead of asking (after creating the account, with `register`). */
+  credentials?: { name: string; password: string; register?: { nickname: string } };
   /** How long joins and leaves are collected into one line (`/set presence summary`), ms. */
   digestMs?: number;
   /** Called once when the user leaves; `lines` are printed after the screen is restored. */
@@ -207,7 +207,17 @@ export class ChatApp {
     }
     this.render();
     if (this.#d.credentials) {
-      const ok = await this.#login(this.#d.credentials.name, this.#d.credentials.password);
+      const { name, password, register } = this.#d.credentials;
+      if (register) {
+        try {
+          await this.#d.client.register(name, password, register.nickname);
+        } catch (error) {
+          if (!(error instanceof ChatError && error.code === "NAME_TAKEN")) {
+            this.#error(describeFailure(this.#tx, error, this.#d.host, this.#d.port));
+          }
+        }
+      }
+      const ok = await this.#login(name, password);
       if (!ok) return this.#leave(1);
     } else if (!await this.#menu()) {
       return this.#leave(0);
@@ -429,9 +439,7 @@ export class ChatApp {
     if (event.name === "char" && event.alt) return this.#altKey(event.char!, editor);
     switch (event.name) {
       case "enter":
-        if (event.more && !this.#question) editor.insert("\n");
-        else this.#submit();
-        return;
+        return this.#submit();
       case "newline":
         if (!this.#question) editor.insert("\n");
         return;
