@@ -90,13 +90,13 @@ Deno.test("the example bot's answers", () => {
   assert.equal(react(room, me), null);
 });
 
-Deno.test("the client program in --json mode against the server: stdin commands, stdout events, no noise on stderr", async () => {
+Deno.test("the client program in --json mode against the server: stdin commands, stdout events, nothing on stderr even with an empty Deno cache", async () => {
   await using server = await startTestServer({ kind: "kv" });
   const bob = await server.user("bob");
+  const denoDir = await Deno.makeTempDir({ prefix: "imchat-deno-dir-" });
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "-q",
       "--allow-net",
       "--allow-read",
       "--allow-env",
@@ -107,7 +107,7 @@ Deno.test("the client program in --json mode against the server: stdin commands,
       "--register",
     ],
     cwd: ROOT,
-    env: { IM_USER: "jsonbot", IM_PASSWORD: "password1" },
+    env: { IM_USER: "jsonbot", IM_PASSWORD: "password1", DENO_DIR: denoDir },
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -126,6 +126,7 @@ Deno.test("the client program in --json mode against the server: stdin commands,
     new Response(child.stdout).text(),
     new Response(child.stderr).text(),
   ]);
+  await Deno.remove(denoDir, { recursive: true });
   assert.equal(stderr, "");
   assert.equal(status.code, 0);
   const events = stdout.trim().split("\n").map((l) => JSON.parse(l));
