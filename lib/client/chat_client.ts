@@ -26,7 +26,6 @@ import {
   type ServerEvent,
   type StreamName,
   type UserInfo,
-  userStream,
 } from "../protocol/messages.ts";
 import type { ConnectionError, Link, RequestFields, RequestType } from "./connection.ts";
 import { Outbox, type OutboxEntry, type Target } from "./outbox.ts";
@@ -698,9 +697,4 @@ export class ChatClient {
       link.close();
     }
   }
-}
-
-/** The stream a target's messages are in, for the sender: the room's, or the user's own. */
-export function targetStream(target: Target, me: string): StreamName {
-  return "room" in target ? roomStream(target.room) : userStream(me);
 }

@@ -151,6 +151,8 @@ export class ChatApp {
   /** Peers already told offline / away (so the notice comes once). */
   #toldOffline = new Set<string>();
   #toldAway = new Map<string, string>();
+  /** Rooms seen in lists and invitations (for Tab completion). */
+  #roomsSeen = new Set<string>();
   /** Where each outbox entry's pending lines are. */
   #pendingIn = new Map<number, ChatWindow>();
   #ended = false;
@@ -498,15 +500,9 @@ export class ChatApp {
       case "l":
         return this.#d.screen.draw({ rows: [], cursorRow: 0, cursorColumn: 0 });
       case "n":
-        return this.#switchTo(
-          this.#windows.currentIndex + 2 > this.#windows.list.length
-            ? 1
-            : this.#windows.currentIndex + 2,
-        );
+        return this.#step(1);
       case "p":
-        return this.#switchTo(
-          this.#windows.currentIndex === 0 ? this.#windows.list.length : this.#windows.currentIndex,
-        );
+        return this.#step(-1);
       case "c":
         return this.#interrupt();
       case "d":
@@ -517,8 +513,8 @@ export class ChatApp {
 
   #altKey(char: string, editor: LineEditor): void {
     if (/^[0-9]$/.test(char)) {
-      const n = char === "0" ? 10 : Number(char);
-      return this.#switchTo(n);
+      this.#windows.select(char === "0" ? 10 : Number(char));
+      return;
     }
     switch (char.toLowerCase()) {
       case "a":
@@ -593,7 +589,7 @@ export class ChatApp {
 
   #complete(previous: Completion | null, step: 1 | -1): void {
     const editor = this.#editor;
-    let completion = previous ? cycleCompletion(previous, step) : startCompletion(
+    const completion = previous ? cycleCompletion(previous, step) : startCompletion(
       editor.text,
       editor.cursor,
       { users: this.#knownUsers(), rooms: this.#knownRooms() },
@@ -607,7 +603,7 @@ export class ChatApp {
     }
     const applied = applyCompletion(completion);
     editor.set(applied.text, applied.cursor);
-    this.#completion = completion = { ...completion };
+    this.#completion = completion;
   }
 
   #knownUsers(): UserInfo[] {
@@ -620,8 +616,6 @@ export class ChatApp {
   #knownRooms(): string[] {
     return [...this.#d.client.rooms.keys(), ...this.#roomsSeen];
   }
-
-  #roomsSeen = new Set<string>();
 
   // ---- submitting ----
 
@@ -1057,8 +1051,10 @@ export class ChatApp {
     this.#windows.add(here.kind, here.name, lines);
   }
 
-  #switchTo(n: number): void {
-    if (!this.#windows.select(n)) return;
+  /** The next (1) or previous (-1) window, round. */
+  #step(direction: 1 | -1): void {
+    const count = this.#windows.list.length;
+    this.#windows.select(((this.#windows.currentIndex + direction + count) % count) + 1);
   }
 
   #nextUnread(): void {
