@@ -20,8 +20,10 @@ export interface TmuxOptions {
 }
 
 async function run(args: string[], input?: string): Promise<string> {
+  // -u: UTF-8 whatever the locale of the machine running the tests.
   const child = new Deno.Command("tmux", {
-    args,
+    args: ["-u", ...args],
+    env: { LANG: "C.UTF-8" },
     stdin: input === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
