@@ -322,6 +322,35 @@ Deno.test("Chinese interface: the menu and the status bar in Chinese", async () 
   h.client.close();
 });
 
+Deno.test("a failed login with --user/--password leaves with code 1 and says why", async () => {
+  const chat = new FakeChat();
+  const client = new ChatClient({ connect: () => chat.connect() });
+  let exited: { code: number; lines: string[] } | null = null;
+  const app = new ChatApp({
+    client,
+    screen: new FakeScreen(),
+    tx: texts("en"),
+    color: false,
+    bell: false,
+    clock: () => "12:00",
+    host: "127.0.0.1",
+    port: 1,
+    kept: {
+      settings: () => ({ ...DEFAULT_SETTINGS, ignore: [] }),
+      history: () => [],
+      saveSettings() {},
+      saveHistory() {},
+    },
+    credentials: { name: "ghost", password: "password1" },
+    exit: (code, lines) => exited = { code, lines },
+  });
+  await app.run();
+  assert.deepEqual(exited, {
+    code: 1,
+    lines: ['There is no account "ghost". Check the login name, or register first.', "Bye."],
+  });
+});
+
 Deno.test("resize: the same state laid out again fits the new size", async () => {
   const h = await start({ login: "alice" });
   await h.type("a draft long enough to wrap on a narrow terminal for sure, yes indeed");

@@ -92,6 +92,8 @@ export class AppState {
   readonly roomsSeen = new Set<string>();
   /** Where each outbox entry's pending lines are. */
   readonly pendingIn = new Map<number, ChatWindow>();
+  /** The text of the last error line (shown again after leaving when it made the client stop). */
+  lastError: string | null = null;
 
   constructor(deps: ChatAppDeps, render: () => void) {
     this.d = deps;
@@ -119,6 +121,7 @@ export class AppState {
 
   /** Adds an error line to a window (the current one by default). */
   error(text: string, window: ChatWindow = this.windows.current): void {
+    this.lastError = text;
     this.windows.add(window.kind, window.name, formatError(this.now(), text, this.o));
   }
 

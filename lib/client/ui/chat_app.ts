@@ -340,6 +340,7 @@ export class ChatApp {
       }
     }
     for (const entry of unsent) lines.push(this.#s.t("quit.lost", { text: sanitize(entry.text) }));
+    if (code !== 0 && this.#s.lastError !== null) lines.push(this.#s.lastError);
     lines.push(this.#s.t("bye"));
     this.#ended = true;
     this.#s.d.kept.saveHistory(this.#s.editor.history);
