@@ -8,7 +8,11 @@
 import assert from "node:assert/strict";
 import { ChatConnection } from "../lib/client/connection.ts";
 import type { ChatMessage, ServerEvent } from "../lib/protocol/messages.ts";
+import { parseServerConfig } from "../lib/config/server_config.ts";
+import { createLogger } from "../lib/server/log.ts";
+import { startServer } from "../lib/server/server.ts";
 import { startChatServer } from "./_e2e_server.ts";
+import { freePort } from "./_redis.ts";
 import { TmuxClient } from "./_tmux.ts";
 
 /** A second user on a plain protocol connection. */
@@ -247,4 +251,39 @@ Deno.test("tmux: the interface in Chinese", async () => {
   await c.type("/frobnicate");
   await c.keys("Enter");
   await c.waitForText("未知命令");
+});
+
+Deno.test("tmux: a server restart: the status bar counts down, a message typed meanwhile goes out after", async () => {
+  const dir = await Deno.makeTempDir();
+  const port = freePort();
+  const start = () =>
+    startServer(
+      parseServerConfig(
+        ["--host", "127.0.0.1", "--port", String(port), "--kv", `${dir}/c.kv`],
+        () => undefined,
+        "test",
+      ),
+      { log: createLogger("silent") },
+    );
+  let server = await start();
+  try {
+    await using c = await TmuxClient.start({ port });
+    await registerThroughMenu(c, "alice", "Alice");
+    await c.type("a draft kept across the restart");
+    await server.shutdown();
+    await c.waitFor("the countdown", (s) => /\[reconnecting (in \d+ s|now)\]/.test(s));
+    assert.match(await c.screen(), /\[#lobby\] a draft kept across the restart/);
+    await c.keys("Enter");
+    await c.waitForText("(sending…)");
+    server = await start();
+    await c.waitFor("reconnected", (s) => s.includes("[connected]") && s.includes("Reconnected."));
+    await c.waitFor("sent", (s) => !s.includes("(sending…)"));
+    const bob = await peer(port, "bob", "Bob");
+    const history = await bob.conn.request("history", { room: "lobby" });
+    assert.deepEqual(history.messages.map((m) => m.text), ["a draft kept across the restart"]);
+    bob.conn.close();
+  } finally {
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
