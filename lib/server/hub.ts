@@ -57,6 +57,8 @@ interface Subscription {
 
 /** Messages read per store call when filling a session. */
 const FILL_CHUNK = 200;
+/** Every this many ticks, all room summaries of local rooms are read again. */
+const FULL_REFRESH = 30;
 /** Contacts whose presence a user tracks. */
 export const CONTACTS_TRACKED = 200;
 
@@ -83,6 +85,7 @@ export class Hub {
   readonly #fanout: Fanout;
   readonly #ticker: ReturnType<typeof setInterval>;
   #reportedSessions = -1;
+  #ticks = 0;
   #rosterRefresh: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 

@@ -49,6 +49,7 @@ export const SESSION_HANDLERS: Rows<
         pingInterval: core.config.pingIntervalMs,
         maxText: core.config.maxText,
         lobby: core.config.lobby,
+        ...(core.worker === undefined ? {} : { worker: core.worker }),
       };
     },
   },
