@@ -22,23 +22,28 @@ import {
   parseClientConfig,
 } from "./lib/config/client_config.ts";
 import { formatHelp, UsageError } from "./lib/config/flags.ts";
-import { texts } from "./lib/i18n/translate.ts";
+import { chooseLang, type MessageKey, texts } from "./lib/i18n/translate.ts";
 
 /** Runs the client; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
+  const env = (name: string) => Deno.env.get(name);
+  const langFlag = args.find((a) => a.startsWith("--lang="))?.slice(7) ??
+    (args.includes("--lang") ? args[args.indexOf("--lang") + 1] : undefined);
+  const tx = texts(chooseLang(langFlag ?? env("IM_LANG"), env));
   if (args.includes("--help")) {
-    console.log(formatHelp("imchat client", "Terminal chat client", CLIENT_OPTIONS));
+    const specs = CLIENT_OPTIONS.map((o) => ({ ...o, help: tx.t(`flag.${o.flag}` as MessageKey) }));
+    console.log(formatHelp("imchat client", tx.t("cli.summary"), specs));
     return 0;
   }
   let config: ClientConfig;
   try {
-    config = parseClientConfig(args, (name) => Deno.env.get(name));
+    config = parseClientConfig(args, env);
     if ((config.user === undefined) !== (config.password === undefined)) {
-      throw new UsageError("--user and --password go together (or IM_USER and IM_PASSWORD)");
+      throw new UsageError(tx.t("cli.userPassword"));
     }
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    console.error(`${error.message}\nRun with --help to see the options.`);
+    console.error(`${error.message}\n${tx.t("cli.seeHelp")}`);
     return 2;
   }
   let caCerts: string[] | undefined;
@@ -46,7 +51,7 @@ export async function main(args: string[]): Promise<number> {
     try {
       caCerts = [await Deno.readTextFile(config.caFile)];
     } catch (error) {
-      console.error(`Cannot read the CA file ${config.caFile}: ${(error as Error).message}`);
+      console.error(tx.t("cli.caFile", { file: config.caFile, why: (error as Error).message }));
       return 1;
     }
   }

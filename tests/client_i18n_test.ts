@@ -2,6 +2,7 @@
 
 import assert from "node:assert/strict";
 import { COMMAND_NAMES } from "../lib/client/commands.ts";
+import { CLIENT_OPTIONS } from "../lib/config/client_config.ts";
 import { ERROR_CODES } from "../lib/protocol/errors.ts";
 import { CATALOGUES, chooseLang, placeholders, texts } from "../lib/i18n/translate.ts";
 
@@ -42,6 +43,9 @@ Deno.test("every key used in the client's code exists", async () => {
       for (const m of source.matchAll(/\bt\("([a-zA-Z]+\.[a-zA-Z_.]+|bye|ended)"/g)) used.add(m[1]);
     }
   }
+  const entry = await Deno.readTextFile(new URL("../client.ts", import.meta.url));
+  for (const m of entry.matchAll(/\bt\("([a-zA-Z]+\.[a-zA-Z_.]+)"/g)) used.add(m[1]);
+  for (const option of CLIENT_OPTIONS) used.add(`flag.${option.flag}`);
   assert.ok(used.size > 50);
   for (const key of used) assert.ok(Object.hasOwn(CATALOGUES.en, key), `missing ${key}`);
 });

@@ -10,6 +10,27 @@ export const EN = {
   bye: "Bye.",
   ended: "Your session ended: {why} Log in again to go on.",
 
+  "cli.summary": "Terminal chat client",
+  "cli.seeHelp": "Run with --help to see the options.",
+  "cli.caFile": "Cannot read the CA file {file}: {why}",
+  "cli.userPassword": "--user and --password go together (or IM_USER and IM_PASSWORD).",
+  "flag.host": "Server address",
+  "flag.port": "Server TCP port",
+  "flag.tls": "Connect with TLS (default: on when --ca is given)",
+  "flag.ca": "PEM file of a private certificate authority to trust (implies --tls)",
+  "flag.user": "Login name: log in at start without asking (with --password)",
+  "flag.password": "Password for --user (prefer the environment variable: flags show in `ps`)",
+  "flag.register": "With --user: create the account first if it does not exist",
+  "flag.nick": "Nickname for --register (default: the login name)",
+  "flag.json":
+    "Bot mode: one JSON command per input line, one JSON event per output line (also chosen when stdin is not a terminal)",
+  "flag.stay": "With --json: stay connected after the end of input (until SIGINT/SIGTERM)",
+  "flag.lang": "Interface language: en or zh (default: from LC_ALL, LC_MESSAGES or LANG)",
+  "flag.color": "Colour output on a terminal; --no-color (or env NO_COLOR) turns it off",
+  "flag.bell": "Ring the terminal bell on mentions and private messages; --no-bell turns it off",
+  "flag.state-dir":
+    "Where input history and settings are kept (default $XDG_STATE_HOME/imchat or ~/.local/state/imchat)",
+
   "app.connecting": "Connecting to {at}…",
   "app.connected": "Connected to {server} at {at}.",
   "app.notLoggedIn": "Log in first: answer the question below.",

@@ -12,6 +12,27 @@ export const ZH: Readonly<Record<MessageKey, string>> = {
   bye: "再见。",
   ended: "会话已结束：{why} 请重新登录后继续。",
 
+  "cli.summary": "终端聊天客户端",
+  "cli.seeHelp": "用 --help 查看所有选项。",
+  "cli.caFile": "无法读取 CA 文件 {file}：{why}",
+  "cli.userPassword": "--user 和 --password 必须同时给出（或 IM_USER 和 IM_PASSWORD）。",
+  "flag.host": "服务器地址",
+  "flag.port": "服务器 TCP 端口",
+  "flag.tls": "使用 TLS 连接（给出 --ca 时默认开启）",
+  "flag.ca": "要信任的私有证书颁发机构的 PEM 文件（隐含 --tls）",
+  "flag.user": "登录名：启动时直接登录，不再询问（与 --password 一起用）",
+  "flag.password": "--user 的密码（建议用环境变量：命令行参数会在 `ps` 中显示）",
+  "flag.register": "与 --user 一起用：账号不存在时先创建",
+  "flag.nick": "--register 使用的昵称（默认：登录名）",
+  "flag.json":
+    "机器人模式：每行输入一条 JSON 命令，每行输出一条 JSON 事件（标准输入不是终端时也会使用）",
+  "flag.stay": "与 --json 一起用：输入结束后保持连接（直到 SIGINT/SIGTERM）",
+  "flag.lang": "界面语言：en 或 zh（默认取自 LC_ALL、LC_MESSAGES 或 LANG）",
+  "flag.color": "在终端上使用颜色；--no-color（或环境变量 NO_COLOR）关闭",
+  "flag.bell": "被提到或收到私聊时响铃；--no-bell 关闭",
+  "flag.state-dir":
+    "输入历史和设置的保存位置（默认 $XDG_STATE_HOME/imchat 或 ~/.local/state/imchat）",
+
   "app.connecting": "正在连接 {at}…",
   "app.connected": "已连接到 {at} 的 {server}。",
   "app.notLoggedIn": "请先登录：回答下方的问题。",
