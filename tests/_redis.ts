@@ -24,6 +24,12 @@ export function freePort(): number {
   return port;
 }
 
+/** Options of {@linkcode startRedis}. */
+export interface StartOptions {
+  /** An RDB file to start from (copied into the server's directory). */
+  rdb?: string;
+}
+
 /**
  * Starts redis-server with the given extra arguments (e.g. `["--appendonly", "yes"]`).
  *
@@ -32,9 +38,16 @@ export function freePort(): number {
  * await using redis = await startRedis();
  * ```
  */
-export async function startRedis(extra: string[] = []): Promise<RedisServer> {
+export async function startRedis(
+  extra: string[] = [],
+  options: StartOptions = {},
+): Promise<RedisServer> {
   const port = freePort();
   const dir = await Deno.makeTempDir({ prefix: "imchat-redis-" });
+  if (options.rdb) {
+    await Deno.copyFile(options.rdb, `${dir}/redis.rdb`);
+    extra = ["--dbfilename", "redis.rdb", ...extra];
+  }
   let child: Deno.ChildProcess | null = null;
   const spawn = async () => {
     child = new Deno.Command("redis-server", {
