@@ -112,27 +112,69 @@ async function waitForPort(port: number): Promise<void> {
   }
 }
 
-/** A running Redis Cluster of three masters. */
+/** Runs redis-cli against a local port; resolves with its output. */
+export async function redisCli(port: number, ...args: string[]): Promise<string> {
+  const out = await new Deno.Command("redis-cli", {
+    args: ["-p", String(port), ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (out.code !== 0) throw new Error(`redis-cli ${args.join(" ")}: exit ${out.code}`);
+  return new TextDecoder().decode(out.stdout);
+}
+
+/** A running Redis Cluster of three masters (and their replicas, if asked for). */
 export interface RedisCluster extends AsyncDisposable {
   /** A seed node's URL. */
   readonly url: string;
   readonly ports: number[];
+  /** Every node, masters and replicas. */
+  readonly nodes: RedisServer[];
+  /** The ports of the nodes that are masters now. */
+  masters(): Promise<number[]>;
 }
 
-/** Starts three redis-server masters on free loopback ports and joins them into a cluster. */
-export async function startRedisCluster(): Promise<RedisCluster> {
+/** Options of {@linkcode startRedisCluster}. */
+export interface ClusterOptions {
+  /** Replicas per master (default 0). */
+  replicas?: number;
+}
+
+/**
+ * Starts three redis-server masters (with `replicas` replicas each) on free loopback ports
+ * and joins them into a cluster; resolves once every slot is served and every replica is in
+ * sync.
+ */
+export async function startRedisCluster(options: ClusterOptions = {}): Promise<RedisCluster> {
+  const replicas = options.replicas ?? 0;
   const nodes: RedisServer[] = [];
-  try {
-    for (let i = 0; i < 3; i++) {
-      nodes.push(await startRedis(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]));
+  const masters = async () => {
+    const out: number[] = [];
+    for (const node of nodes) {
+      try {
+        if ((await redisCli(node.port, "ROLE")).startsWith("master")) out.push(node.port);
+      } catch {
+        // a stopped node
+      }
     }
+    return out;
+  };
+  try {
+    nodes.push(
+      ...await Promise.all(
+        Array.from(
+          { length: 3 * (1 + replicas) },
+          () => startRedis(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]),
+        ),
+      ),
+    );
     const create = await new Deno.Command("redis-cli", {
       args: [
         "--cluster",
         "create",
         ...nodes.map((n) => `127.0.0.1:${n.port}`),
         "--cluster-replicas",
-        "0",
+        String(replicas),
         "--cluster-yes",
       ],
       stdout: "piped",
@@ -143,13 +185,18 @@ export async function startRedisCluster(): Promise<RedisCluster> {
         `redis-cli --cluster create failed: ${new TextDecoder().decode(create.stderr)}`,
       );
     }
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 20_000;
     for (;;) {
-      const info = await new Deno.Command("redis-cli", {
-        args: ["-p", String(nodes[0].port), "cluster", "info"],
-        stdout: "piped",
-      }).output();
-      if (new TextDecoder().decode(info.stdout).includes("cluster_state:ok")) break;
+      const infos = await Promise.all(nodes.map((n) => redisCli(n.port, "CLUSTER", "INFO")));
+      let ready = infos.every((info) => info.includes("cluster_state:ok"));
+      if (ready && replicas > 0) {
+        for (const port of await masters()) {
+          const info = await redisCli(port, "INFO", "replication");
+          const synced = info.match(/state=online/g)?.length ?? 0;
+          if (synced < replicas) ready = false;
+        }
+      }
+      if (ready) break;
       if (Date.now() > deadline) throw new Error("the Redis Cluster did not become ready");
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -160,8 +207,10 @@ export async function startRedisCluster(): Promise<RedisCluster> {
   return {
     url: nodes[0].url,
     ports: nodes.map((n) => n.port),
+    nodes,
+    masters,
     async [Symbol.asyncDispose]() {
-      for (const node of nodes) await node[Symbol.asyncDispose]();
+      await Promise.all(nodes.map((node) => node[Symbol.asyncDispose]()));
     },
   };
 }
