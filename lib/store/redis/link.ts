@@ -145,10 +145,15 @@ export class RedisLink {
       ? (shard: Shard, call: string[]) => shard.durable<T>(call, script.name)
       : (shard: Shard, call: string[]) => shard.command<T>(call, script.name);
     return await this.#routed(key, script.name, async (shard) => {
+      if (!shard.scripts.has(sha)) {
+        await shard.command(["SCRIPT", "LOAD", source], "SCRIPT");
+        shard.scripts.add(sha);
+      }
       try {
         return await send(shard, ["EVALSHA", sha, "1", key, ...args]);
       } catch (error) {
         if (!errorText(error).startsWith("NOSCRIPT")) throw error;
+        shard.scripts.delete(sha);
         return await send(shard, ["EVAL", source, "1", key, ...args]);
       }
     });

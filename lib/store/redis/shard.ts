@@ -59,6 +59,8 @@ export class Shard {
   #subscriber: Client | null = null;
   #subscriberReady: Promise<Client> | null = null;
   readonly #subscribed = new Set<string>();
+  /** SHA1s of the scripts loaded on this server (forgotten when the connection is lost). */
+  readonly scripts = new Set<string>();
   #closed = false;
   /** Keep retrying a first connection that fails (a shard found by discovery). */
   readonly #persistent: boolean;
@@ -71,8 +73,12 @@ export class Shard {
     const url = new URL(options.url);
     this.name = `${url.hostname}:${url.port || "6379"}`;
     this.#client = this.#makeClient("commands", (down, detail) => {
-      if (down) options.events.down(this, detail);
-      else options.events.up(this);
+      if (down) {
+        this.scripts.clear();
+        options.events.down(this, detail);
+      } else {
+        options.events.up(this);
+      }
     });
   }
 
