@@ -164,7 +164,15 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<R
       ...await Promise.all(
         Array.from(
           { length: 3 * (1 + replicas) },
-          () => startRedis(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]),
+          () =>
+            startRedis([
+              "--cluster-enabled",
+              "yes",
+              "--cluster-node-timeout",
+              "2000",
+              "--repl-diskless-sync-delay",
+              "0",
+            ]),
         ),
       ),
     );
