@@ -65,7 +65,10 @@ export class RedisLink {
     this.#subscriptions = new Subscriptions({
       route: (channel) => this.#shardFor(channel),
       restored: (channels) => this.#onRestored(channels),
-      failed: (detail) => this.#failed(detail, "subscribe"),
+      failed: (detail) => {
+        if (/MOVED|ASK|CLUSTERDOWN/.test(detail)) this.#topology?.refresh();
+        this.#failed(detail, "subscribe");
+      },
     });
   }
 
@@ -240,9 +243,9 @@ export class RedisLink {
   }
 
   /**
-   * Runs `send` on the shard serving `key`. In a cluster a redirection refreshes the slot map
-   * and tries again (at most twice; `ASK` goes once to the named node after `ASKING`), and a
-   * lost connection makes the map be refreshed in the background.
+   * Runs `send` on the shard serving `key`. In a cluster a redirection (`MOVED`, or `ASK` and
+   * `TRYAGAIN` while a slot migrates, after a short pause) refreshes the slot map and tries
+   * again, at most twice; a lost connection makes the map be refreshed in the background.
    */
   async #routed<T>(
     key: string,
@@ -257,19 +260,8 @@ export class RedisLink {
         const text = errorText(error);
         const topology = this.#topology;
         if (!topology) throw error;
-        if (attempt < 2 && text.startsWith("ASK ")) {
-          const target = topology.shards.find((s) => s.name === text.split(" ")[2]);
-          if (target) {
-            const [, reply] = await Promise.all([
-              target.command(["ASKING"], "ASKING"),
-              send(target, op),
-            ]);
-            return reply;
-          }
-          await topology.refresh();
-          continue;
-        }
-        if (attempt < 2 && (text.startsWith("MOVED ") || text.startsWith("TRYAGAIN"))) {
+        if (attempt < 2 && /^(MOVED|ASK|TRYAGAIN) /.test(`${text} `)) {
+          if (!text.startsWith("MOVED")) await new Promise((resolve) => setTimeout(resolve, 50));
           await topology.refresh();
           continue;
         }

@@ -55,6 +55,7 @@ const DAY_TTL_S = String(8 * 86_400);
 const MARKER_EXTRA_MS = 3_600_000;
 const MAX_BATCH = 256;
 const CLEAR_DELAY_MS = 20;
+const CLEAR_RETRY_MS = 1000;
 const RETRY_FIRST_MS = 200;
 const RETRY_MAX_MS = 5000;
 
@@ -94,8 +95,9 @@ export class RedisStreams implements Streams {
   #clearTimer: ReturnType<typeof setTimeout> | undefined;
   #clearing: Promise<void> = Promise.resolve();
   /** Senders whose second writes failed, retried in the background. */
-  readonly #retry = new Map<string, number>();
+  readonly #retry = new Set<string>();
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #retryMs = RETRY_FIRST_MS;
   #closed = false;
 
   constructor(link: RedisLink, keys: Keys, settings: StoreSettings) {
@@ -256,6 +258,7 @@ export class RedisStreams implements Streams {
     await this.#received.drained();
     clearTimeout(this.#retryTimer);
     await this.#flushClear().catch(() => {});
+    clearTimeout(this.#clearTimer);
   }
 
   #base(stream: StreamName): string {
@@ -386,51 +389,68 @@ export class RedisStreams implements Streams {
     let set = this.#clear.get(sender);
     if (!set) this.#clear.set(sender, set = new Set());
     set.add(seq);
-    this.#clearTimer ??= setTimeout(() => {
-      this.#clearTimer = undefined;
-      this.#flushClear().catch((error) => this.#failed(error, "clear_pending"));
-    }, CLEAR_DELAY_MS);
+    this.#armClear(CLEAR_DELAY_MS);
   }
 
-  /** Clears the pending entries whose second write is done. */
+  #armClear(delay: number): void {
+    if (this.#clearTimer !== undefined) return;
+    this.#clearTimer = setTimeout(() => {
+      this.#clearTimer = undefined;
+      this.#flushClear().catch((error) => this.#failed(error, "clear_pending"));
+    }, delay);
+  }
+
+  /** Clears the pending entries whose second write is done; failures are tried again later. */
   #flushClear(): Promise<void> {
     clearTimeout(this.#clearTimer);
     this.#clearTimer = undefined;
     const batch = [...this.#clear];
     this.#clear.clear();
-    this.#clearing = this.#clearing.then(() =>
-      Promise.all(batch.map(async ([sender, seqs]) => {
+    const run = async () => {
+      let failure: unknown = null;
+      await Promise.all(batch.map(async ([sender, seqs]) => {
         const base = this.#keys.user(sender);
         try {
           await this.#link.command(base, ["HDEL", `${base}:q`, ...[...seqs].map(String)]);
         } catch (error) {
-          for (const seq of seqs) this.#scheduleClear(sender, seq);
-          throw error;
+          failure ??= error;
+          const set = this.#clear.get(sender) ?? new Set();
+          for (const seq of seqs) set.add(seq);
+          this.#clear.set(sender, set);
         }
-      })).then(() => {})
-    );
+      }));
+      if (failure !== null) {
+        if (!this.#closed) this.#armClear(CLEAR_RETRY_MS);
+        throw failure;
+      }
+    };
+    this.#clearing = this.#clearing.catch(() => {}).then(run);
     return this.#clearing;
   }
 
   /** Completes a sender's pending second writes later, with backoff, until it succeeds. */
   #retryLater(sender: string): void {
-    if (this.#closed) return;
-    this.#retry.set(sender, this.#retry.get(sender) ?? RETRY_FIRST_MS);
-    if (this.#retryTimer !== undefined) return;
-    const wait = Math.min(...this.#retry.values());
+    this.#retry.add(sender);
+    this.#armRetry();
+  }
+
+  #armRetry(): void {
+    if (this.#closed || this.#retryTimer !== undefined || this.#retry.size === 0) return;
     this.#retryTimer = setTimeout(async () => {
       this.#retryTimer = undefined;
-      for (const [name, delay] of [...this.#retry]) {
+      let failed = false;
+      for (const name of [...this.#retry]) {
         try {
           await this.complete(name);
           this.#retry.delete(name);
         } catch (error) {
-          this.#retry.set(name, Math.min(delay * 2, RETRY_MAX_MS));
+          failed = true;
           this.#failed(error, "complete");
         }
       }
-      if (this.#retry.size > 0) this.#retryLater([...this.#retry.keys()][0]);
-    }, wait);
+      this.#retryMs = failed ? Math.min(this.#retryMs * 2, RETRY_MAX_MS) : RETRY_FIRST_MS;
+      this.#armRetry();
+    }, this.#retryMs);
   }
 
   #failed(error: unknown, op: string): void {
