@@ -20,7 +20,7 @@ export const BINARIES = [
       "--allow-write",
       "--allow-env",
       "--allow-sys",
-      "--allow-run=chrt,nice",
+      "--allow-run",
     ],
   },
   {
@@ -39,6 +39,7 @@ export function compileArgs(
   return [
     "compile",
     "--unstable-kv",
+    "--unstable-net",
     ...binary.permissions,
     ...(target ? ["--target", target] : []),
     "--output",

@@ -7,8 +7,7 @@
 
 import { parseServerConfig } from "../lib/config/server_config.ts";
 import { BINARIES } from "../scripts/compile.ts";
-import { ChatConnection, type ConnectionError } from "../lib/client/connection.ts";
-import type { ServerEvent } from "../lib/protocol/messages.ts";
+import { Wire } from "./_wire.ts";
 import { type ChatServer, startServer } from "../lib/server/server.ts";
 import { createLogger, type Logger } from "../lib/server/log.ts";
 
@@ -34,9 +33,9 @@ export interface TestServer extends AsyncDisposable {
   /** Log lines written (JSON). */
   logs: string[];
   /** A greeted connection to this server. */
-  connect(): Promise<TestClient>;
-  /** Registers and logs in a new user; returns the connection. */
-  user(name: string, password?: string): Promise<TestClient>;
+  connect(): Promise<Wire>;
+  /** Registers (unless taken) and logs in a user; returns the connection. */
+  user(name: string, password?: string): Promise<Wire>;
 }
 
 /** Extra knobs of {@linkcode startTestServer}. */
@@ -63,9 +62,9 @@ export async function startTestServer(
   const log: Logger = createLogger("debug", (line) => logs.push(line));
   const server = await startServer(config, { log, now: options.now });
   const port = server.addr.port;
-  const clients: TestClient[] = [];
+  const clients: Wire[] = [];
   const connect = async () => {
-    const client = await TestClient.open(port);
+    const client = await Wire.open(port);
     clients.push(client);
     return client;
   };
@@ -76,116 +75,33 @@ export async function startTestServer(
     connect,
     async user(name: string, password = "password1") {
       const client = await connect();
-      await client.conn.request("register", { name, password, nickname: name.toUpperCase() })
+      await client.request("register", { name, password, nickname: name.toUpperCase() })
         .catch((error) => {
           if (error.code !== "NAME_TAKEN") throw error;
         });
-      await client.conn.request("login", { name, password });
+      await client.request("login", { name, password });
+      await client.next("backlog");
       return client;
     },
     async [Symbol.asyncDispose]() {
       for (const client of clients) client.close();
-      await Promise.all(clients.map((c) => c.conn.closed));
+      await Promise.all(clients.map((c) => c.closed));
       await server.shutdown();
     },
   };
-}
-
-/** A connection that records every server event. */
-export class TestClient {
-  readonly conn: ChatConnection;
-  readonly events: (ServerEvent | ConnectionError)[] = [];
-  #waiters: (() => void)[] = [];
-
-  private constructor(conn: ChatConnection) {
-    this.conn = conn;
-    conn.on((event) => {
-      this.events.push(event);
-      for (const wake of this.#waiters.splice(0)) wake();
-    });
-    conn.closed.then(() => {
-      for (const wake of this.#waiters.splice(0)) wake();
-    });
-  }
-
-  /** Connects and says hello. */
-  static async open(port: number, host = "127.0.0.1"): Promise<TestClient> {
-    return new TestClient(await ChatConnection.open({ host, port, clientName: "test" }));
-  }
-
-  /** Chat messages received so far. */
-  messages(): Extract<ServerEvent, { type: "message" }>[] {
-    return this.events.filter((e) => e.type === "message") as Extract<
-      ServerEvent,
-      { type: "message" }
-    >[];
-  }
-
-  /** Waits until `predicate` holds over the events, or fails after `ms`. */
-  async waitFor(
-    predicate: (events: readonly (ServerEvent | ConnectionError)[]) => boolean,
-    what: string,
-    ms = 5000,
-  ): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!predicate(this.events)) {
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        const last = this.events.slice(-10);
-        throw new Error(
-          `Timed out waiting for ${what}; ${this.events.length} events, last: ${
-            JSON.stringify(last)
-          }`,
-        );
-      }
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((resolve) => {
-        this.#waiters.push(resolve);
-        timer = setTimeout(resolve, left);
-      });
-      clearTimeout(timer);
-    }
-  }
-
-  /** Waits for an event of `type` matching `match`; returns it. */
-  async next<T extends (ServerEvent | ConnectionError)["type"]>(
-    type: T,
-    match: (event: Extract<ServerEvent | ConnectionError, { type: T }>) => boolean = () => true,
-    ms = 5000,
-  ): Promise<Extract<ServerEvent | ConnectionError, { type: T }>> {
-    let found: Extract<ServerEvent | ConnectionError, { type: T }> | undefined;
-    await this.waitFor(
-      (events) => {
-        found = events.find((e) => e.type === type && match(e as never)) as typeof found;
-        return found !== undefined;
-      },
-      `a ${type} event`,
-      ms,
-    );
-    return found!;
-  }
-
-  /** Acknowledges everything received so far. */
-  ackAll(): void {
-    const ids = this.messages().map((m) => m.msg.id);
-    if (ids.length > 0) this.conn.notify({ type: "ack", upTo: Math.max(...ids) });
-  }
-
-  close(): void {
-    this.conn.close();
-  }
 }
 
 /**
  * A connection to the server on `port`, logged in as `name` (password `password1`), after
  * registering the account when `register` is set.
  */
-export async function userOn(port: number, name: string, register = true): Promise<TestClient> {
-  const c = await TestClient.open(port);
+export async function userOn(port: number, name: string, register = true): Promise<Wire> {
+  const c = await Wire.open(port);
   if (register) {
-    await c.conn.request("register", { name, password: "password1", nickname: name.toUpperCase() });
+    await c.request("register", { name, password: "password1", nickname: name.toUpperCase() });
   }
-  await c.conn.request("login", { name, password: "password1" });
+  await c.request("login", { name, password: "password1" });
+  await c.next("backlog");
   return c;
 }
 
@@ -204,11 +120,17 @@ export interface ServerProcess extends AsyncDisposable {
   stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
 }
 
-/** Runs `server.ts` with `args` and waits until it listens. */
+/**
+ * Runs `server.ts` with `args` and waits until it listens (with `--workers` above 1: until
+ * the supervisor says every worker listens).
+ */
 export async function spawnServer(args: string[]): Promise<ServerProcess> {
+  const workers = args.includes("--workers") && Number(args[args.indexOf("--workers") + 1]) > 1;
+  const readyEvent = workers ? "supervisor_ready" : "listening";
   const process = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
+      "-q",
       ...SERVER_PERMISSIONS,
       new URL("../server.ts", import.meta.url).pathname,
       "--host",
@@ -231,7 +153,7 @@ export async function spawnServer(args: string[]): Promise<ServerProcess> {
         lines.push(line);
         try {
           const entry = JSON.parse(line);
-          if (entry.event === "listening") listening.resolve(entry.port);
+          if (entry.event === readyEvent) listening.resolve(entry.port);
         } catch {
           // not a log line
         }

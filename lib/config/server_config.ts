@@ -6,7 +6,7 @@
  */
 
 import { DEFAULT_MAX_FRAME } from "../protocol/frame.ts";
-import type { Retention } from "../store/store.ts";
+import type { Retention } from "../store/contract/store.ts";
 import { type OptionSpec, parseOptions, UsageError } from "./flags.ts";
 
 /** Log verbosity. */
@@ -24,6 +24,8 @@ export interface ServerConfig {
   redisPrefix: string;
   /** `redisUrl` is a seed node of a Redis Cluster. */
   redisCluster: boolean;
+  /** Replicas that must confirm each write before `ok` (Redis `WAIT`). */
+  redisWaitReplicas: number;
   /** This node's id (default `hostname:port`). */
   nodeId: string;
   /** Redis mode: a node silent for this long is taken for dead, ms. */
@@ -31,9 +33,21 @@ export interface ServerConfig {
   maxFrame: number;
   /** Longest message text, in code points. */
   maxText: number;
-  /** Most group messages delivered at login after an absence. */
+  /** Most messages per room delivered at login after an absence. */
   backlogLimit: number;
   retention: Retention;
+  /** The lobby every account joins at registration; null: none. */
+  lobby: string | null;
+  /** Rooms above this many members get occupancy counts instead of per-user presence. */
+  presenceRoomLimit: number;
+  /** Rooms a user may be a member of. */
+  maxRooms: number;
+  /** Rooms a user may create per hour. */
+  roomCreateLimit: number;
+  /** How long idempotency keys of `send` are remembered, ms. */
+  dedupeWindowMs: number;
+  /** Server processes sharing the port (1: this process serves alone). */
+  workers: number;
   /** Resume token lifetime, ms. */
   tokenTtlMs: number;
   /** A connection that has not logged in by then is closed, ms. */
@@ -54,9 +68,15 @@ export interface ServerConfig {
   loginLimit: number;
   addressLimit: number;
   loginWindowMs: number;
-  /** Port of the HTTP metrics and health listener; absent: off. */
-  metricsPort?: number;
-  metricsHost: string;
+  /** Port of the HTTP listener (WebSocket, web client, metrics); absent: off. */
+  httpPort?: number;
+  httpHost: string;
+  /** Origins allowed to open WebSocket sessions (empty: the server's own). */
+  allowedOrigins: string[];
+  /** Serve /metrics and /healthz to any client, not only loopback ones. */
+  metricsOpen: boolean;
+  /** Directory of the built web client. */
+  webDir: string;
   /** PEM files for TLS; both or neither. */
   tlsCert?: string;
   tlsKey?: string;
@@ -99,7 +119,18 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     env: "IM_REDIS_CLUSTER",
     kind: "bool",
     default: false,
-    help: "The --redis URL is a node of a Redis Cluster (sharded pub/sub; keys share one hash tag)",
+    help: "The --redis URL is a node of a Redis Cluster (sharded pub/sub; rooms and users spread " +
+      "over the shards)",
+  },
+  {
+    flag: "redis-wait-replicas",
+    env: "IM_REDIS_WAIT_REPLICAS",
+    kind: "int",
+    default: 0,
+    min: 0,
+    max: 16,
+    help: "Redis: replicas that must have each message before its ok (WAIT; 0: the master's " +
+      "memory is enough)",
   },
   {
     flag: "redis-prefix",
@@ -117,6 +148,15 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     min: 2,
     max: 3600,
     help: "Redis mode: seconds after which a silent node's users are shown offline",
+  },
+  {
+    flag: "workers",
+    env: "IM_WORKERS",
+    kind: "int",
+    min: 1,
+    max: 64,
+    help: "Server processes sharing the port, each with its own event loop (default: one per " +
+      "CPU core; 1: a single process)",
   },
   {
     flag: "max-frame",
@@ -143,15 +183,15 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     default: 200,
     min: 0,
     max: 100_000,
-    help: "Most group messages delivered at login after an absence (oldest dropped)",
+    help: "Most messages per room delivered at login after an absence (the newest kept)",
   },
   {
-    flag: "group-retention",
-    env: "IM_GROUP_RETENTION",
+    flag: "room-retention",
+    env: "IM_ROOM_RETENTION",
     kind: "int",
     default: 10_000,
     min: 1,
-    help: "Group messages kept in history",
+    help: "Messages kept per room",
   },
   {
     flag: "private-retention",
@@ -167,7 +207,46 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     kind: "int",
     default: 1_000,
     min: 1,
-    help: "Undelivered private messages kept per user (oldest dropped)",
+    help: "Private messages kept in each user's private stream (oldest dropped)",
+  },
+  {
+    flag: "lobby",
+    env: "IM_LOBBY",
+    kind: "string",
+    default: "lobby",
+    help: 'Room every new account joins ("" for none)',
+  },
+  {
+    flag: "presence-room-limit",
+    env: "IM_PRESENCE_ROOM_LIMIT",
+    kind: "int",
+    default: 500,
+    min: 1,
+    help: "Rooms with more members get online counts instead of per-user presence",
+  },
+  {
+    flag: "max-rooms",
+    env: "IM_MAX_ROOMS",
+    kind: "int",
+    default: 100,
+    min: 1,
+    help: "Rooms a user may be a member of",
+  },
+  {
+    flag: "room-create-limit",
+    env: "IM_ROOM_CREATE_LIMIT",
+    kind: "int",
+    default: 10,
+    min: 1,
+    help: "Rooms a user may create per hour",
+  },
+  {
+    flag: "dedupe-window",
+    env: "IM_DEDUPE_WINDOW",
+    kind: "int",
+    default: 600,
+    min: 1,
+    help: "Seconds a send key is remembered (a resend with it stores nothing new)",
   },
   {
     flag: "token-ttl",
@@ -268,19 +347,52 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     help: "Seconds over which failed logins are counted",
   },
   {
+    flag: "http-port",
+    env: "IM_HTTP_PORT",
+    kind: "int",
+    min: 0,
+    max: 65535,
+    help: "Serve WebSocket sessions (/ws), the web client (/) and /metrics, /healthz over " +
+      "HTTP on this port (default: off)",
+  },
+  {
+    flag: "http-host",
+    env: "IM_HTTP_HOST",
+    kind: "string",
+    help: "Address of the HTTP listener (default: --host)",
+  },
+  {
     flag: "metrics-port",
     env: "IM_METRICS_PORT",
     kind: "int",
     min: 0,
     max: 65535,
-    help: "Serve /metrics (Prometheus) and /healthz over HTTP on this port (default: off)",
+    help: "Alias of --http-port",
   },
   {
     flag: "metrics-host",
     env: "IM_METRICS_HOST",
     kind: "string",
-    default: "127.0.0.1",
-    help: "Address of the metrics listener",
+    help: "Alias of --http-host",
+  },
+  {
+    flag: "allowed-origin",
+    env: "IM_ALLOWED_ORIGIN",
+    kind: "string",
+    help: "Origins allowed to open WebSocket sessions, comma-separated (default: the server's own)",
+  },
+  {
+    flag: "metrics-open",
+    env: "IM_METRICS_OPEN",
+    kind: "bool",
+    default: false,
+    help: "Serve /metrics and /healthz to every client (default: loopback clients only)",
+  },
+  {
+    flag: "web-dir",
+    env: "IM_WEB_DIR",
+    kind: "string",
+    help: "Directory of the built web client (default: dist/web of the program)",
   },
   {
     flag: "tls-cert",
@@ -349,16 +461,23 @@ export function parseServerConfig(
     redisUrl,
     redisPrefix: o["redis-prefix"] as string,
     redisCluster: o["redis-cluster"] as boolean,
+    redisWaitReplicas: o["redis-wait-replicas"] as number,
     nodeId,
     nodeTtlMs: (o["node-ttl"] as number) * 1000,
     maxFrame,
     maxText,
     backlogLimit: o["backlog-limit"] as number,
     retention: {
-      groupMax: o["group-retention"] as number,
+      roomMax: o["room-retention"] as number,
       privateMax: o["private-retention"] as number,
       inboxMax: o["inbox-limit"] as number,
     },
+    lobby: lobbyName(o.lobby as string),
+    presenceRoomLimit: o["presence-room-limit"] as number,
+    maxRooms: o["max-rooms"] as number,
+    roomCreateLimit: o["room-create-limit"] as number,
+    dedupeWindowMs: (o["dedupe-window"] as number) * 1000,
+    workers: (o.workers as number | undefined) ?? Math.max(1, cores),
     tokenTtlMs: (o["token-ttl"] as number) * 1000,
     loginTimeoutMs: (o["login-timeout"] as number) * 1000,
     pingIntervalMs: (o["ping-interval"] as number) * 1000,
@@ -371,10 +490,25 @@ export function parseServerConfig(
     loginLimit: o["login-limit"] as number,
     addressLimit: o["address-limit"] as number,
     loginWindowMs: (o["login-window"] as number) * 1000,
-    metricsPort: o["metrics-port"] as number | undefined,
-    metricsHost: o["metrics-host"] as string,
+    httpPort: (o["http-port"] ?? o["metrics-port"]) as number | undefined,
+    httpHost: (o["http-host"] ?? o["metrics-host"] ?? o.host) as string,
+    allowedOrigins: ((o["allowed-origin"] as string | undefined) ?? "").split(",")
+      .map((origin) => origin.trim()).filter((origin) => origin !== ""),
+    metricsOpen: o["metrics-open"] as boolean,
+    webDir: (o["web-dir"] as string | undefined) ??
+      new URL("../../dist/web/", import.meta.url).pathname,
     tlsCert,
     tlsKey,
     logLevel: o["log-level"] as LogLevel,
   };
+}
+
+/** The lobby option: empty means none; otherwise a valid room name. */
+function lobbyName(value: string): string | null {
+  if (value.trim() === "") return null;
+  const folded = value.trim().toLowerCase();
+  if (!/^[a-z0-9][a-z0-9_.-]{2,31}$/.test(folded)) {
+    throw new UsageError("--lobby must be a room name (3-32 of a-z 0-9 _ . -) or empty");
+  }
+  return folded;
 }

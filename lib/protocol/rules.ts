@@ -106,3 +106,98 @@ export function checkText(text: string, maxLength: number): string {
   }
   return text;
 }
+
+/**
+ * Validates and folds a room name (the login-name rules).
+ *
+ * @throws {ChatError} `INVALID_ROOM`
+ *
+ * @example
+ * ```ts
+ * checkRoomName(" Tea-Time "); // "tea-time"
+ * ```
+ */
+export function checkRoomName(name: string): string {
+  const folded = foldName(name);
+  if (!NAME_RE.test(folded)) {
+    throw new ChatError(
+      "INVALID_ROOM",
+      "A room name has 3 to 32 characters: letters a-z, digits, '_', '.' or '-', starting with a letter or digit",
+    );
+  }
+  return folded;
+}
+
+/** Longest room title, topic and away reason, in code points. */
+export const TITLE_MAX = 64;
+export const TOPIC_MAX = 300;
+export const AWAY_MAX = 200;
+
+/** NFC, trimmed, within `min`…`max` code points, no control or invisible characters. */
+function cleanLine(text: string, min: number, max: number): string | null {
+  const clean = text.normalize("NFC").trim();
+  const length = [...clean].length;
+  return length < min || length > max || CONTROL_RE.test(clean) ? null : clean;
+}
+
+/**
+ * Validates a room title.
+ *
+ * @throws {ChatError} `INVALID_TITLE`
+ */
+export function checkTitle(title: string): string {
+  const clean = cleanLine(title, 1, TITLE_MAX);
+  if (clean === null) {
+    throw new ChatError(
+      "INVALID_TITLE",
+      `A room title has 1 to ${TITLE_MAX} characters and no control or invisible characters`,
+    );
+  }
+  return clean;
+}
+
+/**
+ * Validates a topic (empty clears it).
+ *
+ * @throws {ChatError} `INVALID_TOPIC`
+ */
+export function checkTopic(topic: string): string {
+  const clean = cleanLine(topic, 0, TOPIC_MAX);
+  if (clean === null) {
+    throw new ChatError(
+      "INVALID_TOPIC",
+      `A topic has at most ${TOPIC_MAX} characters on one line, with no control characters`,
+    );
+  }
+  return clean;
+}
+
+/**
+ * Validates an away reason; empty means back.
+ *
+ * @throws {ChatError} `INVALID_TEXT`
+ */
+export function checkAway(reason: string): string {
+  const clean = cleanLine(reason, 0, AWAY_MAX);
+  if (clean === null) {
+    throw new ChatError(
+      "INVALID_TEXT",
+      `An away reason has at most ${AWAY_MAX} characters on one line, with no control characters`,
+    );
+  }
+  return clean;
+}
+
+const KEY_RE = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * Validates an idempotency key of `send`.
+ *
+ * @throws {ChatError} `BAD_REQUEST`
+ */
+export function checkKey(key: string): string {
+  if (!KEY_RE.test(key)) {
+    throw new ChatError("BAD_REQUEST", "A send key has 1 to 64 of A-Z a-z 0-9 _ -");
+  }
+  return key;
+}

@@ -4,9 +4,9 @@
  * @module
  */
 
-import type { ServerConfig } from "../config/server_config.ts";
-import type { Store } from "../store/store.ts";
 import type { PasswordHasher } from "../auth/password.ts";
+import type { ServerConfig } from "../config/server_config.ts";
+import type { Store } from "../store/contract/store.ts";
 import type { Hub } from "./hub.ts";
 import type { LoginThrottle } from "./limits.ts";
 import type { Logger } from "./log.ts";
@@ -29,6 +29,10 @@ export interface Core {
   /** Failed-login throttles by account and by remote address. */
   readonly accountThrottle: LoginThrottle;
   readonly addressThrottle: LoginThrottle;
+  /** Room creations per user within the last hour (times, ms). */
+  readonly roomCreations: Map<string, number[]>;
+  /** This process's index among the node's workers (absent: a single process). */
+  readonly worker?: number;
   /** Users whose last connection was cut off as a slow consumer (told at next login). */
   readonly slowConsumers: Map<string, number>;
 }
@@ -42,4 +46,4 @@ export interface Context {
 }
 
 /** Server name and version sent in the `hello` reply. */
-export const SERVER_NAME = "imchat/0.1.0";
+export const SERVER_NAME = "imchat/0.2.0";

@@ -10,7 +10,7 @@ import { ChatError, FATAL_CODES } from "../protocol/errors.ts";
 import type { ClientMessage, OkReply } from "../protocol/messages.ts";
 import { parseClientMessage, requestIdOf } from "../protocol/validate.ts";
 import type { Core } from "./context.ts";
-import { type Access, type Handler, HANDLERS } from "./handlers.ts";
+import { type Access, type Handler, HANDLERS } from "./handlers/table.ts";
 import { Strikes } from "./limits.ts";
 import type { Session } from "./session.ts";
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Store } from "../store/store.ts";
+import type { Store } from "../store/contract/store.ts";
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5];
 
@@ -21,6 +21,7 @@ export interface Gauges {
   sessions: number;
   localUsers: number;
   queuedBytes: number;
+  subscriptions: number;
 }
 
 /**
@@ -38,6 +39,7 @@ export class Metrics {
   readonly #framesOut = new Map<string, number>();
   readonly #errors = new Map<string, number>();
   readonly #storeOps = new Map<string, Histogram>();
+  readonly #storeErrors = new Map<string, number>();
   /** Chat messages written to recipients (one per recipient). */
   deliveries = 0;
   /** Bytes written to sockets. */
@@ -62,6 +64,11 @@ export class Metrics {
   /** Counts an error reply by code. */
   error(code: string): void {
     this.#errors.set(code, (this.#errors.get(code) ?? 0) + 1);
+  }
+
+  /** Counts a failed store operation that the node retries or reports (never silent). */
+  storeError(op: string): void {
+    this.#storeErrors.set(op, (this.#storeErrors.get(op) ?? 0) + 1);
   }
 
   /** Records how long a store operation took. */
@@ -97,6 +104,10 @@ export class Metrics {
       "",
       gauges.queuedBytes,
     ]]);
+    metric("imchat_bus_subscriptions", "gauge", "Channels this node is subscribed to.", [[
+      "",
+      gauges.subscriptions,
+    ]]);
     metric("imchat_connections_accepted_total", "counter", "Connections accepted.", [[
       "",
       this.accepted,
@@ -123,6 +134,12 @@ export class Metrics {
       "",
       this.slowConsumers,
     ]]);
+    metric(
+      "imchat_store_errors_total",
+      "counter",
+      "Failed store operations (retried or reported), by operation.",
+      labelled("op", this.#storeErrors),
+    );
     metric(
       "imchat_errors_total",
       "counter",
@@ -155,46 +172,36 @@ export class Metrics {
   }
 }
 
-/** The store methods whose latency is recorded. */
-const TIMED: readonly (keyof Store & string)[] = [
-  "createUser",
-  "getUser",
-  "getUsers",
-  "setNickname",
-  "saveToken",
-  "lookupToken",
-  "revokeToken",
-  "append",
-  "join",
-  "leave",
-  "online",
-  "counts",
-  "backlog",
-  "acknowledge",
-  "history",
-  "top",
-];
+/** The contracts whose operations' latency is recorded. */
+const TIMED = ["accounts", "rooms", "streams", "presence"] as const;
 
 /**
- * Wraps a store so every operation's latency lands in `metrics`; everything else passes
- * through untouched.
+ * Wraps a store so every contract operation's latency lands in `metrics` (as
+ * `contract.method`); everything else passes through untouched.
  */
 export function instrumentStore(store: Store, metrics: Metrics): Store {
-  const wrapped = new Map<PropertyKey, unknown>();
-  for (const op of TIMED) {
-    const method = (store[op] as (...args: unknown[]) => Promise<unknown>).bind(store);
-    wrapped.set(op, async (...args: unknown[]) => {
-      const start = performance.now();
-      try {
-        return await method(...args);
-      } finally {
-        metrics.storeOp(op, (performance.now() - start) / 1000);
-      }
+  const wrapped: Record<string, unknown> = {};
+  for (const part of TIMED) {
+    const target = store[part] as unknown as Record<string, unknown>;
+    wrapped[part] = new Proxy(target, {
+      get(object, key) {
+        const value = Reflect.get(object, key, object);
+        if (typeof value !== "function" || typeof key !== "string") return value;
+        const op = `${part}.${key}`;
+        return async (...args: unknown[]) => {
+          const start = performance.now();
+          try {
+            return await value.apply(object, args);
+          } finally {
+            metrics.storeOp(op, (performance.now() - start) / 1000);
+          }
+        };
+      },
     });
   }
   return new Proxy(store, {
     get(target, key) {
-      if (wrapped.has(key)) return wrapped.get(key);
+      if (typeof key === "string" && key in wrapped) return wrapped[key];
       const value = Reflect.get(target, key, target);
       return typeof value === "function" ? value.bind(target) : value;
     },

@@ -9,21 +9,27 @@
 import { ProcessHasher } from "../auth/hash_worker.ts";
 import { type PasswordHasher, ThreadHasher } from "../auth/password.ts";
 import type { ServerConfig } from "../config/server_config.ts";
-import { openStore } from "../store/open.ts";
-import type { Store } from "../store/store.ts";
+import type { Store, StoreStatus } from "../store/contract/store.ts";
 import type { Core } from "./context.ts";
-import { serveConnection } from "./connection.ts";
+import { serveConnection } from "./tcp.ts";
 import { Hub } from "./hub.ts";
 import { LoginThrottle } from "./limits.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { instrumentStore, Metrics } from "./metrics.ts";
-import { startMonitor } from "./monitor.ts";
+import { startHttp } from "./http.ts";
+import { health, type NodeView, renderMetrics, startLagProbe } from "./monitor.ts";
+import { serveWebSocket } from "./websocket.ts";
+import { openStore } from "./store_open.ts";
 
 /** A running server. */
 export interface ChatServer extends AsyncDisposable {
   /** The address it listens on (the real port when 0 was asked). */
   readonly addr: Deno.NetAddr;
   readonly nodeId: string;
+  /** The port of the HTTP listener, when there is one. */
+  readonly httpPort?: number;
+  /** This process's metrics in the Prometheus text format. */
+  metricsText(): string;
   /** Stops accepting, tells clients, finishes in-flight requests, closes everything. */
   shutdown(message?: string): Promise<void>;
 }
@@ -39,6 +45,13 @@ export interface ServerDeps {
    * low-priority copies of it (see `--hash-workers`), otherwise on in-process threads.
    */
   workerCommand?: string[];
+  /**
+   * This process is worker `index` of a node run with `--workers`: it shares the port with
+   * the other workers (SO_REUSEPORT) and has its own id (`instanceId`) towards the store.
+   */
+  worker?: { index: number; instanceId: string };
+  /** The whole node's metrics and health, for a worker's HTTP listener. */
+  node?: NodeView;
 }
 
 const SWEEP_MS = 1000;
@@ -61,25 +74,56 @@ export async function startServer(
 ): Promise<ChatServer> {
   const log = deps.log ?? createLogger(config.logLevel);
   const metrics = new Metrics();
-  const rawStore = deps.store ?? await openStore(config, log);
+  const onStatus = (status: StoreStatus) => {
+    const { event, ...fields } = status;
+    if (event === "store_error") {
+      metrics.storeError(status.op);
+      log.error(event, fields);
+    } else if (event === "store_down") log.warn(event, fields);
+    else log.info(event, fields);
+  };
+  const rawStore = deps.store ?? await openStore(config, onStatus);
   const store = instrumentStore(rawStore, metrics);
+  if (config.lobby) {
+    await store.rooms.create({
+      name: config.lobby,
+      title: config.lobby,
+      topic: "",
+      public: true,
+      owner: null,
+      createdAt: Date.now(),
+    }, config.maxRooms);
+  }
   let listener: Deno.Listener;
   try {
     listener = config.tlsCert && config.tlsKey
-      ? Deno.listenTls({
+      ? Deno.listenTls(
+        {
+          hostname: config.host,
+          port: config.port,
+          transport: "tcp",
+          cert: await Deno.readTextFile(config.tlsCert),
+          key: await Deno.readTextFile(config.tlsKey),
+          reusePort: deps.worker !== undefined,
+        } as Deno.ListenTlsOptions & Deno.TlsCertifiedKeyPem,
+      )
+      : Deno.listen({
         hostname: config.host,
         port: config.port,
         transport: "tcp",
-        cert: await Deno.readTextFile(config.tlsCert),
-        key: await Deno.readTextFile(config.tlsKey),
-      })
-      : Deno.listen({ hostname: config.host, port: config.port, transport: "tcp" });
+        reusePort: deps.worker !== undefined,
+      } as Deno.TcpListenOptions);
   } catch (error) {
     if (!deps.store) await rawStore[Symbol.asyncDispose]();
     throw error;
   }
   const now = deps.now ?? Date.now;
-  const hub = new Hub(store, log, config.maxFrame, metrics);
+  const instanceId = deps.worker?.instanceId ?? config.nodeId;
+  const hub = new Hub(store, log, metrics, {
+    maxFrame: config.maxFrame,
+    presenceRoomLimit: config.presenceRoomLimit,
+    now,
+  });
   const throttle = (limit: number) => new LoginThrottle({ limit, windowMs: config.loginWindowMs });
   const core: Core = {
     config,
@@ -92,6 +136,8 @@ export async function startServer(
     hasher: await startHasher(config, deps.workerCommand, log),
     accountThrottle: throttle(config.loginLimit),
     addressThrottle: throttle(config.addressLimit),
+    roomCreations: new Map(),
+    worker: deps.worker?.index,
     slowConsumers: new Map(),
   };
   const connections = new Set<Promise<void>>();
@@ -102,14 +148,13 @@ export async function startServer(
   const serve = (conn: Deno.Conn) =>
     serveConnection(conn, {
       core,
-      key: `${config.nodeId}#${++serial}`,
+      key: `${instanceId}#${++serial}`,
       requests,
       stopping: () => stopping !== null,
     });
 
   const sweep = () => {
     const t = now();
-    hub.flushAcks();
     for (const session of hub.connections) {
       if (session.phase === "closed") continue;
       if (session.phase !== "user") {
@@ -155,9 +200,26 @@ export async function startServer(
     }
   })();
 
-  const monitor = config.metricsPort === undefined
-    ? undefined
-    : startMonitor(config, store, hub, metrics, log);
+  const stopProbe = startLagProbe(metrics);
+  const http = config.httpPort === undefined ? undefined : await startHttp(
+    config,
+    {
+      websocket(socket, remote) {
+        const task = serveWebSocket(socket, remote, {
+          core,
+          key: `${instanceId}#${++serial}`,
+          requests,
+          stopping: () => stopping !== null,
+        });
+        connections.add(task);
+        task.finally(() => connections.delete(task));
+      },
+      metrics: () => deps.node ? deps.node.metrics() : renderMetrics(hub, metrics),
+      health: () => deps.node ? deps.node.health() : health(store),
+    },
+    log,
+    deps.worker !== undefined,
+  );
 
   const addr = listener.addr as Deno.NetAddr;
   log.info("listening", {
@@ -184,8 +246,9 @@ export async function startServer(
         session.close(SHUTDOWN_GRACE_MS);
       }
       await withTimeout(Promise.allSettled([...connections]), SHUTDOWN_GRACE_MS + 1000);
-      await hub.flushAcks();
-      await monitor?.stop();
+      await hub.close();
+      await http?.stop();
+      stopProbe();
       await core.hasher.close();
       if (!deps.store) await rawStore[Symbol.asyncDispose]();
       log.info("stopped");
@@ -193,7 +256,14 @@ export async function startServer(
     return stopping;
   };
 
-  return { addr, nodeId: config.nodeId, shutdown, [Symbol.asyncDispose]: () => shutdown() };
+  return {
+    addr,
+    httpPort: http?.port,
+    nodeId: config.nodeId,
+    metricsText: () => renderMetrics(hub, metrics),
+    shutdown,
+    [Symbol.asyncDispose]: () => shutdown(),
+  };
 }
 
 /** Worker processes when possible and asked for, else threads of this process. */

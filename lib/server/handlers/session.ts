@@ -1,0 +1,251 @@
+/**
+ * Handlers of the session's own life: `hello`, `check`, `register`, `login`, `resume`,
+ * `logout`, `ping`, `pong`.
+ *
+ * @module
+ */
+
+import { HasherBusyError } from "../../auth/password.ts";
+import { hashToken, newToken } from "../../auth/token.ts";
+import { ChatError } from "../../protocol/errors.ts";
+import {
+  type Availability,
+  type LoginResult,
+  PROTOCOL_VERSION,
+  type ResultMap,
+} from "../../protocol/messages.ts";
+import {
+  checkName,
+  checkNickname,
+  checkPassword,
+  checkRoomName,
+  nicknameKey,
+} from "../../protocol/rules.ts";
+import type { UserRecord } from "../../store/contract/accounts.ts";
+import { type Core, SERVER_NAME } from "../context.ts";
+import { enter } from "../login_sequence.ts";
+import { rememberUser, type Rows } from "./common.ts";
+
+/** The rows of these handlers. */
+export const SESSION_HANDLERS: Rows<
+  "hello" | "check" | "register" | "login" | "resume" | "logout" | "ping" | "pong"
+> = {
+  hello: {
+    access: "greeting",
+    exclusive: true,
+    run({ core, session }, message): ResultMap["hello"] {
+      if (message.protocol !== PROTOCOL_VERSION) {
+        throw new ChatError(
+          "UNSUPPORTED_VERSION",
+          `This server speaks protocol ${PROTOCOL_VERSION}, not ${message.protocol}`,
+        );
+      }
+      session.phase = "guest";
+      return {
+        protocol: PROTOCOL_VERSION,
+        server: SERVER_NAME,
+        node: core.config.nodeId,
+        maxFrame: core.config.maxFrame,
+        pingInterval: core.config.pingIntervalMs,
+        maxText: core.config.maxText,
+        lobby: core.config.lobby,
+        ...(core.worker === undefined ? {} : { worker: core.worker }),
+      };
+    },
+  },
+
+  check: {
+    access: "greeted",
+    async run({ core, session }, message): Promise<ResultMap["check"]> {
+      const out: ResultMap["check"] = {};
+      if (message.name !== undefined) {
+        out.name = await availability(
+          () => checkName(message.name!),
+          async (name) => (await core.store.accounts.getUser(name)) === null,
+        );
+      }
+      if (message.nickname !== undefined) {
+        out.nickname = await availability(() => checkNickname(message.nickname!), async (nick) => {
+          const owner = await core.store.accounts.nameOfNickname(nicknameKey(nick));
+          return owner === null || owner === session.user?.name;
+        });
+      }
+      if (message.room !== undefined) {
+        out.room = await availability(
+          () => checkRoomName(message.room!),
+          async (room) => (await core.store.rooms.get(room)) === null,
+        );
+      }
+      return out;
+    },
+  },
+
+  register: {
+    access: "guest",
+    exclusive: true,
+    async run({ core, session }, message): Promise<ResultMap["register"]> {
+      const name = checkName(message.name);
+      const password = checkPassword(message.password);
+      const nickname = checkNickname(message.nickname);
+      const passwordHash = await busy(core.hasher.hash(password));
+      session.signal.throwIfAborted();
+      const lobby = core.config.lobby;
+      const record: UserRecord = { name, nickname, passwordHash, createdAt: core.now() };
+      if (lobby) record.lobbyPending = true;
+      const result = await core.store.accounts.createUser(record);
+      if (result === "name_taken") {
+        throw new ChatError("NAME_TAKEN", `The login name "${name}" is already taken`);
+      }
+      if (result === "nick_taken") {
+        throw new ChatError("NICK_TAKEN", `The nickname "${nickname}" is already taken`);
+      }
+      rememberUser(core, name);
+      if (lobby) await joinLobby(core, name);
+      core.log.info("register", { user: name, remote: session.remote });
+      return { user: { name, nickname } };
+    },
+  },
+
+  login: {
+    access: "guest",
+    exclusive: true,
+    async run(ctx, message): Promise<LoginResult> {
+      const { core, session } = ctx;
+      const name = checkName(message.name);
+      checkThrottle(core, session.address, name);
+      const user = await core.store.accounts.getUser(name);
+      if (!user) {
+        core.addressThrottle.fail([session.address], core.now());
+        throw new ChatError("UNKNOWN_USER", `There is no user named "${name}"`);
+      }
+      if (!await busy(core.hasher.verify(message.password, user.passwordHash))) {
+        core.log.info("login_failed", { user: name, remote: session.remote });
+        core.addressThrottle.fail([session.address], core.now());
+        core.accountThrottle.fail([name], core.now());
+        throw new ChatError("WRONG_PASSWORD", "Wrong password");
+      }
+      core.accountThrottle.clear(name);
+      if (user.lobbyPending && core.config.lobby) await joinLobby(core, name);
+      const token = newToken();
+      const tokenHash = hashToken(token);
+      await core.store.accounts.saveToken(tokenHash, name, core.config.tokenTtlMs);
+      return await enter(ctx, {
+        user: { name, nickname: user.nickname },
+        token,
+        tokenHash,
+        tokenExpiresAt: core.now() + core.config.tokenTtlMs,
+        positions: message.positions,
+      });
+    },
+  },
+
+  resume: {
+    access: "guest",
+    exclusive: true,
+    async run(ctx, message): Promise<LoginResult> {
+      const { core, session } = ctx;
+      checkThrottle(core, session.address, undefined);
+      const tokenHash = hashToken(message.token);
+      const token = await core.store.accounts.lookupToken(tokenHash);
+      const user = token === null ? null : await core.store.accounts.getUser(token.name);
+      if (!token || !user) {
+        core.addressThrottle.fail([session.address], core.now());
+        throw new ChatError("INVALID_TOKEN", "The session has expired or was ended; log in again");
+      }
+      // Sliding expiry, renewed once half of the lifetime is used (not at every resume).
+      let expiresAt = token.expiresAt;
+      if (expiresAt - core.now() < core.config.tokenTtlMs / 2) {
+        await core.store.accounts.saveToken(tokenHash, user.name, core.config.tokenTtlMs);
+        expiresAt = core.now() + core.config.tokenTtlMs;
+      }
+      if (user.lobbyPending && core.config.lobby) await joinLobby(core, user.name);
+      return await enter(ctx, {
+        user: { name: user.name, nickname: user.nickname },
+        token: message.token,
+        tokenHash,
+        tokenExpiresAt: expiresAt,
+        positions: message.positions,
+      });
+    },
+  },
+
+  logout: {
+    access: "user",
+    exclusive: true,
+    async run({ core, session }): Promise<ResultMap["logout"]> {
+      const name = session.user!.name;
+      if (session.tokenHash) await core.store.accounts.revokeToken(session.tokenHash);
+      session.tokenHash = null;
+      try {
+        await core.hub.detach(session, "logout");
+      } finally {
+        for (const stream of [...session.positions.streams()]) session.positions.stop(stream);
+        session.filling = null;
+        session.user = null;
+        if (session.phase === "user") session.phase = "guest";
+        session.loginDeadline = core.now() + core.config.loginTimeoutMs;
+      }
+      core.log.info("logout", { user: name, remote: session.remote });
+      return {};
+    },
+  },
+
+  ping: {
+    access: "greeted",
+    run(): ResultMap["ping"] {
+      return {};
+    },
+  },
+
+  pong: {
+    access: "greeted",
+    run(): void {},
+  },
+};
+
+/** Makes an account a member of the lobby (at registration, or repairing one). */
+async function joinLobby(core: Core, name: string): Promise<void> {
+  const lobby = core.config.lobby!;
+  const outcome = await core.store.rooms.join(lobby, name, core.config.maxRooms);
+  if (outcome === "joined") {
+    const head = await core.store.streams.head(`#${lobby}`);
+    await core.store.streams.setCursor(name, `#${lobby}`, head.seq);
+  }
+  await core.store.accounts.lobbyJoined(name);
+}
+
+async function availability(
+  check: () => string,
+  isFree: (value: string) => Promise<boolean>,
+): Promise<Availability> {
+  let value: string;
+  try {
+    value = check();
+  } catch (error) {
+    if (error instanceof ChatError) return "invalid";
+    throw error;
+  }
+  return await isFree(value) ? "free" : "taken";
+}
+
+/** Turns a refusal of the hashing queue into a throttle error the client can act on. */
+async function busy<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (!(error instanceof HasherBusyError)) throw error;
+    throw new ChatError("LOGIN_THROTTLED", "The server is busy with logins; try again in 1 s", 1);
+  }
+}
+
+/** Refuses a login attempt while the address or the account is locked out. */
+function checkThrottle(core: Core, address: string, name: string | undefined): void {
+  const now = core.now();
+  const wait = Math.max(
+    core.addressThrottle.retryAfter([address], now),
+    name === undefined ? 0 : core.accountThrottle.retryAfter([name], now),
+  );
+  if (wait > 0) {
+    throw new ChatError("LOGIN_THROTTLED", `Too many failed logins; try again in ${wait} s`, wait);
+  }
+}
