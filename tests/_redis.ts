@@ -222,3 +222,85 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<R
     },
   };
 }
+
+/** A TCP relay to a local port whose connections can be cut, as a network failure would. */
+export interface Relay extends AsyncDisposable {
+  readonly url: string;
+  readonly port: number;
+  /** Drops every connection and refuses new ones. */
+  cut(): Promise<void>;
+  /** Accepts connections again. */
+  restore(): void;
+}
+
+/**
+ * Starts a relay on a free loopback port to `target`.
+ *
+ * @example
+ * ```ts
+ * await using relay = await startRelay(redis.port);
+ * await relay.cut();
+ * ```
+ */
+export function startRelay(target: number): Promise<Relay> {
+  const port = freePort();
+  const open = new Set<Deno.Conn>();
+  const pumps = new Set<Promise<void>>();
+  let listener: Deno.Listener | null = null;
+  let accepting: Promise<void> = Promise.resolve();
+  const pipe = async (from: Deno.Conn, to: Deno.Conn) => {
+    try {
+      await from.readable.pipeTo(to.writable);
+    } catch {
+      // cut
+    }
+    for (const conn of [from, to]) {
+      try {
+        conn.close();
+      } catch {
+        // closed already
+      }
+      open.delete(conn);
+    }
+  };
+  const listen = () => {
+    const server = Deno.listen({ hostname: "127.0.0.1", port });
+    listener = server;
+    accepting = (async () => {
+      for await (const client of server) {
+        try {
+          const upstream = await Deno.connect({ hostname: "127.0.0.1", port: target });
+          open.add(client).add(upstream);
+          for (const pump of [pipe(client, upstream), pipe(upstream, client)]) {
+            pumps.add(pump);
+            pump.finally(() => pumps.delete(pump));
+          }
+        } catch {
+          client.close();
+        }
+      }
+    })();
+  };
+  const cut = async () => {
+    listener?.close();
+    listener = null;
+    await accepting;
+    for (const conn of open) {
+      try {
+        conn.close();
+      } catch {
+        // closed already
+      }
+    }
+    open.clear();
+    await Promise.all(pumps);
+  };
+  listen();
+  return Promise.resolve({
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    cut,
+    restore: listen,
+    [Symbol.asyncDispose]: cut,
+  });
+}

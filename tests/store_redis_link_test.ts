@@ -13,7 +13,7 @@ import type { BusDelivery } from "../lib/store/contract/bus.ts";
 import type { StoreStatus } from "../lib/store/contract/store.ts";
 import { openRedisStore, type RedisStoreOptions } from "../lib/store/redis/open.ts";
 import { eventually, TEST_SETTINGS } from "./contract/_factory.ts";
-import { redisCli, startRedis } from "./_redis.ts";
+import { redisCli, startRedis, startRelay } from "./_redis.ts";
 
 const topic = (text: string) => ({
   type: "topic" as const,
@@ -140,4 +140,32 @@ Deno.test("redis store: with waitReplicas a write needs a replica's confirmation
   const shard = `127.0.0.1:${primary.port}`;
   assert.ok(seconds.has(`${shard} append_room`));
   assert.deepEqual(store.shards, [shard]);
+});
+
+Deno.test("redis store: after a node's cut link, it learns which channels missed presence", async () => {
+  await using redis = await startRedis();
+  await using relay = await startRelay(redis.port);
+  await using a = await openRedisStore(options(redis.url, "n1"));
+  await using b = await openRedisStore(options(relay.url, "n2", { nodeTtlMs: 10_000 }));
+  const restored = new Set<string>();
+  const heard: string[] = [];
+  b.bus.onRestored((channels) => channels.forEach((c) => restored.add(c)));
+  b.bus.onDelivery((channel, delivery) => {
+    if (delivery.kind === "event" && delivery.event.type === "presence") heard.push(channel);
+  });
+  await b.bus.subscribe(["~carol", "~dave"]);
+  await a.presence.attach({ name: "carol", nickname: "C" }, []);
+  await eventually(() => heard.includes("~carol") ? true : undefined, "carol online");
+  await relay.cut();
+  await eventually(() => b.available ? undefined : true, "the cut to be noticed");
+  await a.presence.detach("carol", "logout");
+  await a.presence.attach({ name: "dave", nickname: "D" }, []);
+  relay.restore();
+  await eventually(
+    () => restored.has("~carol") && restored.has("~dave") ? true : undefined,
+    "the channels restored",
+    8000,
+  );
+  assert.deepEqual([...(await b.presence.status(["carol", "dave"])).keys()], ["dave"]);
+  assert.equal(b.available, true);
 });
