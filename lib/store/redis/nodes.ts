@@ -68,6 +68,7 @@ export class NodeLife {
   readonly #reaping = new Map<string, Promise<void>>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #beating: Promise<void> | null = null;
+  #chores: Promise<void> | null = null;
   #stopped = false;
   /** Users to register again under a new incarnation. */
   #restoring = false;
@@ -144,6 +145,7 @@ export class NodeLife {
     this.#stopped = true;
     clearTimeout(this.#timer);
     await this.#beating;
+    await this.#chores;
     await Promise.allSettled(this.#reaping.values());
     if (!this.#link.ready) return;
     const { id, incarnation } = this.#node;
@@ -200,9 +202,22 @@ export class NodeLife {
       );
       return;
     }
-    await this.#restore();
-    await this.#presence.retryRepairs();
-    await this.#reapDead();
+    this.#chores ??= this.#choresOnce().finally(() => this.#chores = null);
+  }
+
+  /**
+   * What a beat starts besides the heartbeat itself, one round at a time and not awaited by
+   * the beat (so a long round never delays the heartbeat): registering the users again after
+   * a new incarnation, failed presence steps, reaping dead nodes.
+   */
+  async #choresOnce(): Promise<void> {
+    try {
+      await this.#restore();
+      await this.#presence.retryRepairs();
+      await this.#reapDead();
+    } catch (error) {
+      this.#failed(error, "heartbeat");
+    }
   }
 
   /**
@@ -217,8 +232,10 @@ export class NodeLife {
       this.#bus.restoreAll();
     }
     for (const old of [...this.#stale]) {
-      await this.reap(this.#options.nodeId, old);
-      this.#stale.delete(old);
+      this.reap(this.#options.nodeId, old).then(
+        () => this.#stale.delete(old),
+        (error) => this.#failed(error, "reap"),
+      );
     }
   }
 

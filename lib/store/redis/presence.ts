@@ -31,6 +31,9 @@ import {
   STATUS,
 } from "./lua_presence.ts";
 
+/** Users registered again at a time after a new incarnation. */
+const REGISTER_BATCH = 200;
+
 /** Which node (and which run of it) this is: its id and its incarnation. */
 export interface NodeIdentity {
   readonly id: string;
@@ -260,10 +263,15 @@ export class RedisPresence implements Presence {
    * nodes took this one for dead), with their away reasons and session count.
    */
   async reregister(): Promise<void> {
-    for (const [name, held] of [...this.#held]) {
-      await this.#register(name);
-      await this.enterAs(this.#member, { name, nickname: held.nickname }, [...held.rooms]);
-      if (held.away !== undefined) await this.setAway(name, held.away);
+    const users = [...this.#held];
+    for (let i = 0; i < users.length; i += REGISTER_BATCH) {
+      await Promise.all(
+        users.slice(i, i + REGISTER_BATCH).map(async ([name, held]) => {
+          await this.#register(name);
+          await this.enterAs(this.#member, { name, nickname: held.nickname }, [...held.rooms]);
+          if (held.away !== undefined) await this.setAway(name, held.away);
+        }),
+      );
     }
     await this.setSessions(this.#sessions);
   }
