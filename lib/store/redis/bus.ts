@@ -71,9 +71,12 @@ export class RedisBus implements Bus {
     return this.#channels.size;
   }
 
-  /** Tells the restored-listener that every channel may have missed deliveries. */
+  /**
+   * Tells the restored-listener that every channel may have missed deliveries (a channel not
+   * subscribed at the moment is told once it is).
+   */
   restoreAll(): void {
-    if (this.#channels.size > 0) this.#restored([...this.#channels]);
+    this.#link.restoreAll();
   }
 
   #redisChannel(channel: Channel): string {

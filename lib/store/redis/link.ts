@@ -187,6 +187,14 @@ export class RedisLink {
     return this.#subscriptions.perShard();
   }
 
+  /**
+   * Tells the restored-listener that every channel may have missed messages (each once it is
+   * effective).
+   */
+  restoreAll(): void {
+    this.#subscriptions.restoreAll();
+  }
+
   /** Sets the receiver of messages on subscribed channels. */
   onMessage(listener: (channel: string, payload: string) => void): void {
     this.#onMessage = listener;

@@ -97,6 +97,19 @@ export class Subscriptions {
     this.recheck();
   }
 
+  /**
+   * Reports every wanted channel as restored: the effective ones now, the others once they
+   * are placed.
+   */
+  restoreAll(): void {
+    const effective: string[] = [];
+    for (const channel of this.#wanted) {
+      if (this.#placed.has(channel)) effective.push(channel);
+      else this.#lostOnce.add(channel);
+    }
+    if (effective.length > 0) this.#hooks.restored(effective);
+  }
+
   /** Subscriptions Redis dropped (or a shard that went away): place them again. */
   lost(channels: readonly string[]): void {
     for (const channel of channels) {
