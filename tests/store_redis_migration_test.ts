@@ -81,7 +81,13 @@ Deno.test("redis store: version 1 data is converted once and kept", async () => 
       text: "hi",
     }]);
     assert.ok(next.ok && next.message.seq === 4);
-    const [reply] = await streams.append([{ to: "bob", from: "alice", nick: "A", ts: 2, text: "x" }]);
+    const [reply] = await streams.append([{
+      to: "bob",
+      from: "alice",
+      nick: "A",
+      ts: 2,
+      text: "x",
+    }]);
     assert.ok(reply.ok && reply.message.seq === 5);
     assert.equal((await streams.head("@bob")).seq, 4);
   }
