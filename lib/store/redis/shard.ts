@@ -47,6 +47,14 @@ export interface ShardOptions {
 }
 
 const MAX_BACKOFF_MS = 1000;
+
+interface Durable {
+  args: string[];
+  op: string;
+  started: number;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
 const WAIT_TIMEOUT_MS = "1000";
 
 /** One Redis server's connections. Create with {@linkcode Shard.connect}. */
@@ -59,6 +67,8 @@ export class Shard {
   #subscriber: Client | null = null;
   #subscriberReady: Promise<Client> | null = null;
   readonly #subscribed = new Set<string>();
+  /** Durable writes of this event-loop turn, sent together before one `WAIT`. */
+  #durables: Durable[] | null = null;
   /** SHA1s of the scripts loaded on this server (forgotten when the connection is lost). */
   readonly scripts = new Set<string>();
   #closed = false;
@@ -124,33 +134,66 @@ export class Shard {
   }
 
   /**
-   * Sends a write that must be confirmed by `waitReplicas` replicas: the command and `WAIT`
-   * go down one connection back to back. Without replicas to wait for it is a plain command.
+   * Sends a write that must be confirmed by `waitReplicas` replicas. The durable writes of
+   * one event-loop turn go down one connection back to back, followed by one `WAIT`, which
+   * covers them all. Without replicas to wait for it is a plain command.
    *
    * @throws {ChatError} `UNAVAILABLE` when fewer replicas confirmed in time
    */
-  async durable<T>(args: string[], op: string): Promise<T> {
-    const wanted = this.#options.waitReplicas;
-    if (wanted === 0) return await this.command<T>(args, op);
+  durable<T>(args: string[], op: string): Promise<T> {
+    if (this.#options.waitReplicas === 0) return this.command<T>(args, op);
     this.#assertReady();
-    const started = performance.now();
-    try {
-      const writer = await this.#writerClient();
-      const reply = writer.sendCommand<T>(args);
-      const confirmed = writer.sendCommand<number>(["WAIT", String(wanted), WAIT_TIMEOUT_MS]);
-      confirmed.catch(() => {});
-      const result = await reply;
-      const replicas = Number(await confirmed);
-      if (replicas < wanted) {
-        throw new ChatError(
-          "UNAVAILABLE",
-          `Only ${replicas} of ${wanted} replicas of ${this.name} confirmed the write`,
-        );
+    return new Promise<T>((resolve, reject) => {
+      if (!this.#durables) {
+        this.#durables = [];
+        queueMicrotask(() => this.#flushDurables());
       }
-      return result;
-    } finally {
-      this.#observe(op, started);
+      this.#durables.push({
+        args,
+        op,
+        started: performance.now(),
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      });
+    });
+  }
+
+  async #flushDurables(): Promise<void> {
+    const batch = this.#durables ?? [];
+    this.#durables = null;
+    const wanted = this.#options.waitReplicas;
+    let writer: Client;
+    try {
+      writer = await this.#writerClient();
+    } catch (error) {
+      for (const write of batch) write.reject(error);
+      return;
     }
+    const replies = batch.map((write) => writer.sendCommand(write.args));
+    for (const reply of replies) reply.catch(() => {});
+    let confirmed: number | Error;
+    try {
+      confirmed = Number(await writer.sendCommand(["WAIT", String(wanted), WAIT_TIMEOUT_MS]));
+    } catch (error) {
+      confirmed = error instanceof Error ? error : new Error(String(error));
+    }
+    await Promise.all(batch.map(async (write, i) => {
+      try {
+        const reply = await replies[i];
+        if (confirmed instanceof Error) throw confirmed;
+        if (confirmed < wanted) {
+          throw new ChatError(
+            "UNAVAILABLE",
+            `Only ${confirmed} of ${wanted} replicas of ${this.name} confirmed the write`,
+          );
+        }
+        write.resolve(reply);
+      } catch (error) {
+        write.reject(error);
+      } finally {
+        this.#observe(write.op, write.started);
+      }
+    }));
   }
 
   /** Subscribes to channels; resolves once Redis confirmed. */
