@@ -25,6 +25,7 @@ type SlotsReply = [number, number, [string, number, ...unknown[]], ...[string, n
 
 const FAST_REFRESH_MS = 500;
 const SLOW_REFRESH_MS = 5000;
+const REPORT_EVERY_MS = 10_000;
 
 /** The slot map of one cluster. Create with {@linkcode ClusterTopology.open}. */
 export class ClusterTopology {
@@ -36,6 +37,8 @@ export class ClusterTopology {
   readonly #known = new Set<string>();
   #refreshing: Promise<void> | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When a failed round was last reported (at most one report per interval). */
+  #reported = 0;
   #closed = false;
 
   private constructor(seed: URL, hooks: TopologyHooks) {
@@ -89,8 +92,13 @@ export class ClusterTopology {
     this.#refreshing ??= (async () => {
       try {
         const reply = await this.#ask();
-        if (reply) await this.#apply(reply, true);
-        else this.#hooks.failed("no Redis Cluster node answered CLUSTER SLOTS");
+        if (reply) {
+          this.#reported = 0;
+          await this.#apply(reply, true);
+        } else if (Date.now() - this.#reported > REPORT_EVERY_MS) {
+          this.#reported = Date.now();
+          this.#hooks.failed("no Redis Cluster node answered CLUSTER SLOTS");
+        }
       } finally {
         this.#refreshing = null;
       }
