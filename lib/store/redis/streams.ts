@@ -314,6 +314,7 @@ export class RedisStreams implements Streams {
     const sending = chain.step<Pending, Sent>(from, "sent").add(Promise.resolve(item));
     const copy = sending.then((sent) => (sent?.ok ? sent.copy : null));
     const receiving = chain.step<Copy, boolean>(to!, "received").add(copy);
+    receiving.catch(() => {});
     let sent: Sent | null;
     try {
       sent = await sending;
