@@ -12,6 +12,7 @@ import type { ChatMessage } from "../lib/protocol/messages.ts";
 import { Keys } from "../lib/store/redis/keys.ts";
 import { RedisLink } from "../lib/store/redis/link.ts";
 import { APPEND_SENT } from "../lib/store/redis/lua_streams.ts";
+import { slotOf } from "../lib/store/redis/slot.ts";
 import { openRedisStore, type RedisStoreOptions } from "../lib/store/redis/open.ts";
 import { eventually, TEST_SETTINGS } from "./contract/_factory.ts";
 import { redisCli, startRedisCluster } from "./_redis.ts";
@@ -35,6 +36,28 @@ function roomsOn(link: RedisLink, shard: string, count: number, same = true): st
   }
   return out;
 }
+
+Deno.test("redis cluster store: key slots are computed as Redis does", async () => {
+  await using cluster = await startRedisCluster();
+  const port = cluster.ports[0];
+  const keys = [
+    "foo",
+    "123456789",
+    "im:{u:alice}:a",
+    "im:{r:lobby}",
+    "im:{n:小明}",
+    "im:{n:ａlice}",
+    "{}x",
+    "a{b}c{d}",
+    "a{{b}}",
+    "im:{node:chat1:8889}:hb",
+    "{im}:seq",
+  ];
+  for (const key of keys) {
+    const expected = Number(await redisCli(port, "CLUSTER", "KEYSLOT", key));
+    assert.equal(slotOf(key), expected, key);
+  }
+});
 
 Deno.test("redis cluster store: 1,000 rooms and 5,000 users spread over every master", async () => {
   await using cluster = await startRedisCluster();
