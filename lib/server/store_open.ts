@@ -7,6 +7,7 @@
 import type { ServerConfig } from "../config/server_config.ts";
 import type { Store, StoreSettings, StoreStatus } from "../store/contract/store.ts";
 import { openKvStore } from "../store/kv/backend.ts";
+import { openRedisStore } from "../store/redis/open.ts";
 
 /** The settings every backend takes, from the configuration. */
 export function storeSettings(
@@ -37,8 +38,16 @@ export async function openStore(
 ): Promise<Store> {
   const settings = storeSettings(config, onStatus);
   if (config.redisUrl) {
-    void options.takeOver;
-    throw new Error("The Redis store is being rebuilt for protocol 2");
+    return await openRedisStore({
+      ...settings,
+      url: config.redisUrl,
+      cluster: config.redisCluster,
+      prefix: config.redisPrefix,
+      nodeId: config.nodeId,
+      nodeTtlMs: config.nodeTtlMs,
+      waitReplicas: config.redisWaitReplicas,
+      takeOver: options.takeOver,
+    });
   }
   return await openKvStore(config.kvPath, settings, config.nodeId);
 }
