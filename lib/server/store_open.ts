@@ -7,6 +7,7 @@
 import type { ServerConfig } from "../config/server_config.ts";
 import type { Store, StoreSettings, StoreStatus } from "../store/contract/store.ts";
 import { openKvStore } from "../store/kv/backend.ts";
+import type { Observer } from "../store/redis/shard.ts";
 import { openRedisStore } from "../store/redis/open.ts";
 
 /** The settings every backend takes, from the configuration. */
@@ -34,7 +35,7 @@ export function storeSettings(
 export async function openStore(
   config: ServerConfig,
   onStatus: (status: StoreStatus) => void,
-  options: { takeOver?: boolean } = {},
+  options: { takeOver?: boolean; observer?: Observer } = {},
 ): Promise<Store> {
   const settings = storeSettings(config, onStatus);
   if (config.redisUrl) {
@@ -47,6 +48,7 @@ export async function openStore(
       nodeTtlMs: config.nodeTtlMs,
       waitReplicas: config.redisWaitReplicas,
       takeOver: options.takeOver,
+      observer: options.observer,
     });
   }
   return await openKvStore(config.kvPath, settings, config.nodeId);
