@@ -215,6 +215,7 @@ export class BenchConn {
         const recvMs = performance.timeOrigin + performance.now();
         const sink = this.sink;
         sink.bytes += n;
+        sink.reads++;
         const before = this.received;
         let pos = 0;
         while (fill - pos >= 4) {

@@ -68,8 +68,9 @@ export class DeliverySink {
   readonly windows: Window[] = [];
   /** Every message received (timed or not). */
   total = 0;
-  /** Bytes the receivers read (every byte on their connections). */
+  /** Bytes the receivers read (every byte on their connections), and in how many reads. */
   bytes = 0;
+  reads = 0;
   /** Timed deliveries outside every window (warm-up, or after a window closed). */
   outside = 0;
   /** Backlog (`away`) messages. */

@@ -323,6 +323,7 @@ export class IrcConn implements Receiver, Sender, IdleConn {
         const recvMs = performance.timeOrigin + performance.now();
         const sink = this.sink;
         sink.bytes += n;
+        sink.reads++;
         const before = this.received;
         this.#reader.commit(n, recvMs);
         if (this.received > before) sink.onRead?.();

@@ -329,6 +329,8 @@ interface PhaseOut {
   deliveriesPerS: number;
   /** Bytes the receivers read per delivery (the server's wire format, all included). */
   bytesPerDelivery: number | null;
+  /** Deliveries per receiver read(): how many messages the server puts in one write. */
+  deliveriesPerRead: number | null;
   latency: LatencySummary;
   measure: Measure;
   deliveriesPerServerCpuS: number | null;
@@ -341,7 +343,7 @@ function phaseOut(
   w: Window,
   m: Measure,
   receivers: number,
-  bytesPerDelivery: number | null,
+  reading: { bytes: number; reads: number; total: number },
   extra?: Record<string, unknown>,
 ): PhaseOut {
   const serverSide = m.serverCpuS + (m.redisCpuS ?? 0);
@@ -352,7 +354,8 @@ function phaseOut(
     deliveries: w.count,
     expected: w.sent * receivers,
     deliveriesPerS: Math.round(w.count / m.wallS),
-    bytesPerDelivery,
+    bytesPerDelivery: reading.total > 0 ? round(reading.bytes / reading.total, 1) : null,
+    deliveriesPerRead: reading.reads > 0 ? round(reading.total / reading.reads, 2) : null,
     latency: w.hist.summary(),
     measure: m,
     deliveriesPerServerCpuS: m.serverCpuS > 0 ? Math.round(w.count / m.serverCpuS) : null,
@@ -433,8 +436,7 @@ async function runGroup(
     const done: {
       w: Window;
       m: Measure;
-      bytes: number;
-      total: number;
+      reading: { bytes: number; reads: number; total: number };
       extra?: Record<string, unknown>;
     }[] = [];
     let previous: Window | null = null;
@@ -444,8 +446,7 @@ async function runGroup(
       if (previous) previous.until = from;
       const w = sink.open(phase.name, from);
       const meter = new Meter(target.side);
-      const bytes0 = sink.bytes;
-      const total0 = sink.total;
+      const before = { bytes: sink.bytes, reads: sink.reads, total: sink.total };
       const load = phase.during?.();
       await sleep(phase.ms);
       if (p === phases.length - 1) {
@@ -457,15 +458,18 @@ async function runGroup(
       done.push({
         w,
         m,
-        bytes: sink.bytes - bytes0,
-        total: sink.total - total0,
+        reading: {
+          bytes: sink.bytes - before.bytes,
+          reads: sink.reads - before.reads,
+          total: sink.total - before.total,
+        },
         extra: await load?.stop(),
       });
       previous = w;
     }
     const open = receivers.filter((c) => c.isOpen).length;
-    const outs = done.map(({ w, m, bytes, total, extra }) =>
-      phaseOut(target.side, w, m, open, total > 0 ? round(bytes / total, 1) : null, extra)
+    const outs = done.map(({ w, m, reading, extra }) =>
+      phaseOut(target.side, w, m, open, reading, extra)
     );
     return {
       phases: outs,
@@ -503,6 +507,7 @@ function phaseRows(p: PhaseOut, label = ""): [string, string][] {
     [`${pre}deliveries / expected`, `${fmt(p.deliveries)} / ${fmt(p.expected)}`],
     [`${pre}deliveries/s`, fmt(p.deliveriesPerS)],
     [`${pre}bytes read per delivery`, fmt(p.bytesPerDelivery, 1)],
+    [`${pre}deliveries per receiver read()`, fmt(p.deliveriesPerRead, 2)],
     [
       `${pre}latency p50 / p99 / p99.9 / max`,
       `${fmt(l.p50Ms, 3)} / ${fmt(l.p99Ms, 3)} / ${fmt(l.p999Ms, 3)} / ${fmt(l.maxMs, 3)} ms`,
@@ -634,7 +639,7 @@ async function privateScenario(
     await sender.stop();
     await drain([w], () => 1, 5000);
     const m = meter.stop();
-    const p = phaseOut(cluster, w, m, 1, sink.total > 0 ? round(sink.bytes / sink.total, 1) : null);
+    const p = phaseOut(cluster, w, m, 1, sink);
     const info = {
       sendErrors: sender.errors,
       slotsSkipped50InFlight: sender.missed,
