@@ -118,9 +118,14 @@ export interface Measure {
   coreBusyPct: number[];
   /** CPU of every other user-space process (other work on the machine disturbs the figures). */
   otherCpuPct: number;
+  /**
+   * Busy time of all cores (/proc/stat) that no process measured here accounts for: processes
+   * that started and ended inside the window, kernel threads, time stolen by the hypervisor.
+   */
+  unaccountedPct: number;
   /** Which side looks saturated. */
   bound: string;
-  /** Other processes used 10 % of a core or more: the figures are disturbed. */
+  /** Other processes, or unaccounted busy time, took 10 % of a core or more. */
   disturbed: boolean;
 }
 
@@ -172,6 +177,9 @@ export class Meter {
       : serverSide >= 90 && bench >= 90
       ? "both cores saturated"
       : "neither core saturated";
+    const coreBusyPct = coreBusy(this.#cores, coreTimes());
+    const busy = coreBusyPct.reduce((a, b) => a + b, 0);
+    const unaccounted = round(Math.max(0, busy - serverSide - bench - otherPct), 1);
     return {
       wallS: round(wallS, 3),
       serverCpuS: round(serverCpuS, 2),
@@ -180,34 +188,41 @@ export class Meter {
       redisCpuPct: redisCpuS === null ? null : pct(redisCpuS),
       benchCpuS: round(benchCpuS, 2),
       benchCpuPct: bench,
-      coreBusyPct: coreBusy(this.#cores, coreTimes()),
+      coreBusyPct,
       otherCpuPct: otherPct,
+      unaccountedPct: unaccounted,
       bound,
-      disturbed: otherPct >= 10,
+      disturbed: otherPct >= 10 || unaccounted >= 10,
     };
   }
 }
 
 /**
- * Waits until unrelated processes use less than 5 % of a core over a second, at most
- * `maxMs`. Returns the last reading (percent of a core).
+ * Waits until unrelated work takes less than 5 % of a core over a second, at most `maxMs`:
+ * other processes, and busy time of the cores that our processes do not account for (work
+ * of processes too short-lived to be seen). Returns the last reading (percent of a core).
  */
 export async function waitQuiet(cluster: ServerSide | null, maxMs: number): Promise<number> {
-  const ours = new Set([Deno.pid, ...(cluster?.nodes.map((n) => n.pid) ?? [])]);
+  const nodes = cluster?.nodes.map((n) => n.pid) ?? [];
+  const ours = new Set([Deno.pid, ...nodes, ...nodes.flatMap((pid) => childPids(pid))]);
   if (cluster?.redis) ours.add(cluster.redis.pid);
+  const ourCpu = () => [...ours].reduce((sum, pid) => sum + (cpuSeconds(pid) ?? 0), 0);
   const deadline = Date.now() + maxMs;
   let told = false;
   for (;;) {
     const before = otherCpu(ours);
+    const cores = coreTimes();
+    const mine = ourCpu();
     await sleep(1000);
     let used = 0;
     for (const [pid, cpu] of otherCpu(ours)) used += cpu - (before.get(pid) ?? 0);
-    const pct = round(100 * used, 1);
+    const busy = coreBusy(cores, coreTimes()).reduce((a, b) => a + b, 0);
+    const pct = round(Math.max(100 * used, busy - 100 * (ourCpu() - mine)), 1);
     if (pct < 5 || Date.now() >= deadline) {
-      if (told || pct >= 5) progress(`other processes now use ${pct} % of a core; going on`);
+      if (told || pct >= 5) progress(`other work now takes ${pct} % of a core; going on`);
       return pct;
     }
-    if (!told) progress(`other processes use ${pct} % of a core; waiting up to ${maxMs / 1000} s`);
+    if (!told) progress(`other work takes ${pct} % of a core; waiting up to ${maxMs / 1000} s`);
     told = true;
   }
 }

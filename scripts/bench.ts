@@ -525,6 +525,7 @@ function phaseRows(p: PhaseOut, label = ""): [string, string][] {
     [`${pre}bench CPU`, `${fmt(m.benchCpuS, 2)} s (${fmt(m.benchCpuPct, 1)} % of a core)`],
     [`${pre}core busy (/proc/stat)`, m.coreBusyPct.map((b, i) => `cpu${i} ${b} %`).join(", ")],
     [`${pre}other processes' CPU`, `${fmt(m.otherCpuPct, 1)} % of a core`],
+    [`${pre}unaccounted busy (all cores)`, `${fmt(m.unaccountedPct, 1)} % of a core`],
     [`${pre}wall`, `${fmt(m.wallS, 2)} s — ${m.bound}${m.disturbed ? " — DISTURBED" : ""}`],
   );
   return rows;
@@ -953,6 +954,7 @@ async function connectScenario(
       ["bench CPU while connecting", `${fmt(m.benchCpuS, 2)} s (${fmt(m.benchCpuPct, 1)} %)`],
       ["core busy while connecting", m.coreBusyPct.map((b, i) => `cpu${i} ${b} %`).join(", ")],
       ["other processes' CPU", `${fmt(m.otherCpuPct, 1)} % of a core`],
+      ["unaccounted busy (all cores)", `${fmt(m.unaccountedPct, 1)} % of a core`],
       ["verdict", m.bound],
       ["server RSS before", `${fmt(rssBefore / 1024, 1)} MiB`],
       [
@@ -1002,14 +1004,18 @@ async function connectScenario(
 // ---------------------------------------------------------------------------------------
 // Output
 
-/** Highest share of a core other processes used in any measurement of `metrics`. */
+/**
+ * Highest share of a core that other processes, or busy time none of ours accounts for, took
+ * in any measurement of `metrics`.
+ */
 function disturbance(metrics: unknown): number {
   if (typeof metrics !== "object" || metrics === null) return 0;
   let max = 0;
   for (const [key, value] of Object.entries(metrics)) {
     if (key === "discardedAttempts") continue;
-    if (key === "otherCpuPct" && typeof value === "number") max = Math.max(max, value);
-    else max = Math.max(max, disturbance(value));
+    if ((key === "otherCpuPct" || key === "unaccountedPct") && typeof value === "number") {
+      max = Math.max(max, value);
+    } else max = Math.max(max, disturbance(value));
   }
   return max;
 }
@@ -1093,8 +1099,9 @@ function printSummary(results: Result[]): void {
   console.log("\n=== summary (server side = nodes + redis on core 0; bench on core 1)");
   console.log(
     "srv CPU% = server nodes + redis-server, % of one core; per srv CPU-s = deliveries " +
-      "(or logins) per server-side CPU-second; other CPU% = unrelated processes (≥ 10 % " +
-      "marks the row DISTURBED)",
+      "(or logins) per server-side CPU-second; other CPU% = unrelated processes, unacc. % = " +
+      "busy time of the cores no process measured accounts for (either ≥ 10 % marks the row " +
+      "DISTURBED)",
   );
   console.log(table(
     [
@@ -1108,6 +1115,7 @@ function printSummary(results: Result[]): void {
       "srv CPU%",
       "bench CPU%",
       "other CPU%",
+      "unacc. %",
       "per srv CPU-s",
       "verdict",
     ],
@@ -1122,10 +1130,11 @@ function printSummary(results: Result[]): void {
       r.measure ? fmt(r.measure.serverCpuPct + (r.measure.redisCpuPct ?? 0), 1) : "-",
       r.measure ? fmt(r.measure.benchCpuPct, 1) : "-",
       r.measure ? fmt(r.measure.otherCpuPct, 1) : "-",
+      r.measure ? fmt(r.measure.unaccountedPct, 1) : "-",
       fmt(r.perCpu),
       r.measure ? `${r.measure.bound}${r.measure.disturbed ? " (DISTURBED)" : ""}` : "-",
     ]),
-    [11],
+    [12],
   ));
 }
 
