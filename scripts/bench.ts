@@ -1299,141 +1299,170 @@ async function main(args: string[]): Promise<number> {
   }
   if (options.quick) console.log("mode: --quick (small phases; figures are not representative)");
 
-  try {
-    for (const store of stores) {
-      const on = { server: "imchat" as const, store };
-      const wanted = scenarios.filter((sc) => store === "kv" || REDIS_SCENARIOS.includes(sc));
-      for (const sc of scenarios.filter((x) => !wanted.includes(x))) {
-        console.log(`\n(${sc} runs in kv mode only; skipped for ${store})`);
+  /** imchat's connect scenario in one store mode (kv only). */
+  const imchatConnect = async (store: Store) => {
+    if (store !== "kv" || !scenarios.includes("connect")) return;
+    if (!options.quick) await waitQuiet(null, 60_000);
+    await run(
+      "connect",
+      { server: "imchat", store },
+      (r) => connectScenario(s, r, (spread) => imchatIdle(pin, spread)),
+      () => waitQuiet(null, 60_000),
+    );
+  };
+
+  /** imchat's other scenarios in one store mode, on one cluster. */
+  const imchatRooms = async (store: Store) => {
+    const on = { server: "imchat" as const, store };
+    const chat = scenarios.filter((sc) =>
+      sc !== "connect" && (store === "kv" || REDIS_SCENARIOS.includes(sc))
+    );
+    if (chat.length === 0) return;
+    let cluster: Cluster | null = null;
+    const runs = roomRuns(chat);
+    let done = 0;
+    try {
+      progress(`${store}: starting ${store === "kv" ? "one node" : "redis-server and two nodes"}`);
+      cluster = await startCluster(store, pin, store);
+      for (const n of cluster.nodes) {
+        progress(`${store}: node ${n.nodeId} port ${n.port}: ${n.pidNote}`);
+        processes.push({ role: `server ${n.nodeId}`, pid: n.pid, note: n.pidNote, args: n.args });
       }
-      if (wanted.includes("connect")) {
-        if (!options.quick) await waitQuiet(null, 60_000);
-        await run(
-          "connect",
-          on,
-          (r) => connectScenario(s, r, (spread) => imchatIdle(pin, spread)),
-          () => waitQuiet(null, 60_000),
-        );
+      if (cluster.redis) {
+        processes.push({
+          role: "redis-server",
+          pid: cluster.redis.pid,
+          note: `${cluster.redis.url}, --save "" --appendonly no, pinned like the nodes`,
+        });
       }
-      const chat = wanted.filter((sc) => sc !== "connect");
-      if (chat.length === 0) continue;
-      let cluster: Cluster | null = null;
-      const runs = roomRuns(chat);
-      let done = 0;
-      try {
-        progress(
-          `${store}: starting ${store === "kv" ? "one node" : "redis-server and two nodes"}`,
-        );
-        cluster = await startCluster(store, pin, store);
-        for (const n of cluster.nodes) {
-          progress(`${store}: node ${n.nodeId} port ${n.port}: ${n.pidNote}`);
-          processes.push({ role: `server ${n.nodeId}`, pid: n.pid, note: n.pidNote, args: n.args });
-        }
-        if (cluster.redis) {
-          processes.push({
-            role: "redis-server",
-            pid: cluster.redis.pid,
-            note: `${cluster.redis.url}, --save "" --appendonly no, pinned like the nodes`,
-          });
-        }
-        const loginUsers = chat.includes("login") ? s.loginUsers : 0;
-        const receivers = Math.max(s.clients, chat.includes("private") ? s.pairs * 2 : 0);
-        const senders = chat.includes("fanout") ? Math.max(...s.senders) : 1;
-        const accounts = await setupAccounts(cluster, receivers, loginUsers, senders);
-        const room = imchatRoom(cluster, accounts);
-        for (const { sc, senders } of runs) {
-          if (!options.quick) await waitQuiet(cluster, 60_000);
-          await run(sc, on, (r) => {
-            if (sc === "fanout" || sc === "latency") {
-              return groupScenario(sc, room, s, senders, r);
-            }
-            if (sc === "private") return privateScenario(cluster!, accounts, s, r);
-            return loginScenario(cluster!, accounts, s, r);
-          }, () => waitQuiet(cluster, 60_000));
-          done++;
-          const c = cluster;
-          const events = c.nodes.map((n) => `${n.nodeId}: ${JSON.stringify(n.logEvents)}`);
-          const last = results[results.length - 1];
-          last.metrics.serverWarnings = Object.fromEntries(
-            c.nodes.map((n) => [n.nodeId, { ...n.logEvents }]),
-          );
-          if (c.nodes.some((n) => Object.keys(n.logEvents).length > 0)) {
-            progress(`${store}: server warn/error log events so far: ${events.join("; ")}`);
+      const loginUsers = chat.includes("login") ? s.loginUsers : 0;
+      const receivers = Math.max(s.clients, chat.includes("private") ? s.pairs * 2 : 0);
+      const senders = chat.includes("fanout") ? Math.max(...s.senders) : 1;
+      const accounts = await setupAccounts(cluster, receivers, loginUsers, senders);
+      const room = imchatRoom(cluster, accounts);
+      for (const { sc, senders } of runs) {
+        if (!options.quick) await waitQuiet(cluster, 60_000);
+        await run(sc, on, (r) => {
+          if (sc === "fanout" || sc === "latency") {
+            return groupScenario(sc, room, s, senders, r);
           }
+          if (sc === "private") return privateScenario(cluster!, accounts, s, r);
+          return loginScenario(cluster!, accounts, s, r);
+        }, () => waitQuiet(cluster, 60_000));
+        done++;
+        const c = cluster;
+        const events = c.nodes.map((n) => `${n.nodeId}: ${JSON.stringify(n.logEvents)}`);
+        const last = results[results.length - 1];
+        last.metrics.serverWarnings = Object.fromEntries(
+          c.nodes.map((n) => [n.nodeId, { ...n.logEvents }]),
+        );
+        if (c.nodes.some((n) => Object.keys(n.logEvents).length > 0)) {
+          progress(`${store}: server warn/error log events so far: ${events.join("; ")}`);
         }
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        progress(`${store}: cluster failed: ${message}`);
-        for (const { sc, senders } of runs.slice(done)) {
-          failed(sc, on, sc === "fanout" ? { senders } : {}, `cluster: ${message}`);
-        }
-      } finally {
-        if (cluster) {
-          const cpu = cluster.nodes.map((n) => `${n.nodeId} pid ${n.pid}`).join(", ");
-          await cluster.stop();
-          progress(
-            `${store}: stopped ${cpu}${cluster.redis ? `, redis pid ${cluster.redis.pid}` : ""}`,
-          );
-        }
+      }
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      progress(`${store}: cluster failed: ${message}`);
+      for (const { sc, senders } of runs.slice(done)) {
+        failed(sc, on, sc === "fanout" ? { senders } : {}, `cluster: ${message}`);
+      }
+    } finally {
+      if (cluster) {
+        const cpu = cluster.nodes.map((n) => `${n.nodeId} pid ${n.pid}`).join(", ");
+        await cluster.stop();
+        progress(
+          `${store}: stopped ${cpu}${cluster.redis ? `, redis pid ${cluster.redis.pid}` : ""}`,
+        );
       }
     }
+  };
+
+  const peerWanted = peer ? scenarios.filter((sc) => PEER_SCENARIOS.includes(sc)) : [];
+  const peerRuns = roomRuns(peerWanted.filter((sc) => sc !== "connect"));
+
+  /** The peer's connect scenario. */
+  const peerConnect = async (peer: Peer) => {
+    if (!peerWanted.includes("connect")) return;
+    if (!options.quick) await waitQuiet(null, 60_000);
+    await run(
+      "connect",
+      { server: peer, store: null },
+      (r) => connectScenario(s, r, (spread) => ircIdle(pin, spread)),
+      () => waitQuiet(null, 60_000),
+    );
+  };
+
+  /** The peer's room scenarios, on one ngircd. */
+  const peerRooms = async (peer: Peer) => {
+    const on = { server: peer, store: null };
+    let server: NgircdProc | null = null;
+    let done = 0;
+    try {
+      if (peerRuns.length > 0) {
+        progress(`${peer}: starting`);
+        server = await spawnNgircd(pin.serverCore, ["127.0.0.1"]);
+        progress(`${peer}: port ${server.port}: ${server.pidNote}`);
+        processes.push({ role: peer, pid: server.pid, note: server.pidNote });
+      }
+      for (const { sc, senders } of peerRuns) {
+        const side = { nodes: [{ pid: server!.pid }], redis: null };
+        if (!options.quick) await waitQuiet(side, 60_000);
+        await run(
+          sc,
+          on,
+          (r) => groupScenario(sc as "fanout" | "latency", ircRoom(server!), s, senders, r),
+          () => waitQuiet(side, 60_000),
+        );
+        done++;
+      }
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      progress(`${peer}: failed: ${message}`);
+      for (const { sc, senders } of peerRuns.slice(done)) {
+        failed(sc, on, sc === "fanout" ? { senders } : {}, `${peer}: ${message}`);
+      }
+    } finally {
+      if (server) {
+        await server.stop();
+        progress(`${peer}: stopped pid ${server.pid}`);
+      }
+    }
+  };
+
+  try {
+    let ready: Peer | null = null;
     if (peer) {
-      const on = { server: peer, store: null };
-      const wanted = scenarios.filter((sc) => PEER_SCENARIOS.includes(sc));
-      for (const sc of scenarios.filter((x) => !wanted.includes(x))) {
+      for (const sc of scenarios.filter((x) => !peerWanted.includes(x))) {
         console.log(`\n(${sc} is not run against ${peer})`);
       }
-      const runs = roomRuns(wanted.filter((sc) => sc !== "connect"));
       if (await ngircdPath() === null) {
         const why = `ngircd not found on PATH or in /usr/sbin; install it (${NGIRCD_INSTALL})`;
         progress(why);
-        if (wanted.includes("connect")) failed("connect", on, {}, why);
-        for (const { sc, senders } of runs) {
+        const on = { server: peer, store: null };
+        if (peerWanted.includes("connect")) failed("connect", on, {}, why);
+        for (const { sc, senders } of peerRuns) {
           failed(sc, on, sc === "fanout" ? { senders } : {}, why);
         }
       } else {
-        if (wanted.includes("connect")) {
-          if (!options.quick) await waitQuiet(null, 60_000);
-          await run(
-            "connect",
-            on,
-            (r) => connectScenario(s, r, (spread) => ircIdle(pin, spread)),
-            () => waitQuiet(null, 60_000),
-          );
-        }
-        let server: NgircdProc | null = null;
-        let done = 0;
-        try {
-          if (runs.length > 0) {
-            progress(`${peer}: starting`);
-            server = await spawnNgircd(pin.serverCore, ["127.0.0.1"]);
-            progress(`${peer}: port ${server.port}: ${server.pidNote}`);
-            processes.push({ role: peer, pid: server.pid, note: server.pidNote });
-          }
-          for (const { sc, senders } of runs) {
-            const side = { nodes: [{ pid: server!.pid }], redis: null };
-            if (!options.quick) await waitQuiet(side, 60_000);
-            await run(
-              sc,
-              on,
-              (r) => groupScenario(sc as "fanout" | "latency", ircRoom(server!), s, senders, r),
-              () => waitQuiet(side, 60_000),
-            );
-            done++;
-          }
-        } catch (error) {
-          const message = error instanceof Error ? error.message : String(error);
-          progress(`${peer}: failed: ${message}`);
-          for (const { sc, senders } of runs.slice(done)) {
-            failed(sc, on, sc === "fanout" ? { senders } : {}, `${peer}: ${message}`);
-          }
-        } finally {
-          if (server) {
-            await server.stop();
-            progress(`${peer}: stopped pid ${server.pid}`);
-          }
-        }
+        ready = peer;
       }
+    }
+    // The peer runs right after the first store mode's runs of the same kind, so the figures
+    // compared are measured minutes, not a whole run, apart.
+    for (const [i, store] of stores.entries()) {
+      for (const sc of scenarios.filter((x) => store !== "kv" && !REDIS_SCENARIOS.includes(x))) {
+        console.log(`\n(${sc} runs in kv mode only; skipped for ${store})`);
+      }
+      await imchatConnect(store);
+      if (i === 0 && ready) await peerConnect(ready);
+      await imchatRooms(store);
+      if (i === 0 && ready) await peerRooms(ready);
+    }
+    if (stores.length === 0 && ready) {
+      await peerConnect(ready);
+      await peerRooms(ready);
+    }
+    if (peer) {
       const theirs = peerFigures(results, peer, null);
       for (const store of stores) {
         comparison.push({
