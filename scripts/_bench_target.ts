@@ -155,6 +155,7 @@ export class RoomSenders {
     return (this.#issued - this.#failed) * this.#open - (this.#sink.total - this.#discount);
   }
 
+  /** Starts issuing. */
   start(): void {
     this.#running = true;
     if (this.#rate !== null) {
