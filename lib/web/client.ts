@@ -63,8 +63,9 @@ export interface ClientEnv {
   now(): number;
   random(): number;
   randomBytes(length: number): Uint8Array;
-  setTimer(run: () => void, ms: number): number;
-  clearTimer(id: number): void;
+  /** Runs `run` after `ms`; returns a handle for `clearTimer`. */
+  setTimer(run: () => void, ms: number): unknown;
+  clearTimer(handle: unknown): void;
 }
 
 /** Where the client stands. */
@@ -155,12 +156,13 @@ export class ChatClient {
   #token: string | null = null;
   #expiresAt = 0;
   #attempt = 0;
-  #retryTimer: number | null = null;
-  #flushTimer: number | null = null;
-  #watchTimer: number | null = null;
+  #retryTimer: unknown = null;
+  #flushTimer: unknown = null;
+  #watchTimer: unknown = null;
   #lastFrame = 0;
   #early: ConnectionEvent[] | null = null;
   #flushing = false;
+  #stopped = false;
   #changeQueued = false;
   readonly #loading = new Set<ViewKey>();
   readonly #listeners = new Set<() => void>();
@@ -378,6 +380,14 @@ export class ChatClient {
     this.#changed();
   }
 
+  /** Closes the connection and stops reconnecting; the saved session stays (page unload). */
+  stop(): void {
+    this.#stopped = true;
+    this.#cancelTimers();
+    this.#save();
+    this.#conn?.close();
+  }
+
   /** Tries to reconnect at once (the browser came back online). */
   retryNow(): void {
     if (this.status !== "waiting") return;
@@ -477,6 +487,8 @@ export class ChatClient {
     this.#loading.clear();
     if (this.#token === null) {
       this.status = "signedOut";
+    } else if (this.#stopped) {
+      this.status = "waiting";
     } else if (this.status !== "connecting") {
       this.#scheduleRetry();
     }
@@ -485,6 +497,7 @@ export class ChatClient {
 
   #scheduleRetry(delay?: number): void {
     this.#cancelRetry();
+    if (this.#stopped) return;
     const ms = delay ?? reconnectDelay(this.#attempt++, this.#env.random);
     this.status = "waiting";
     this.retryAt = this.#env.now() + ms;
