@@ -279,6 +279,12 @@ export class ChatClient {
     }
   }
 
+  /** Shows no view (the phone layout went back to the lists). */
+  closeView(): void {
+    this.model.active = null;
+    this.#changed();
+  }
+
   /** Opens the private conversation with the user of login name `name`, if one exists. */
   async openConversation(name: string): Promise<boolean> {
     const folded = name.trim().toLowerCase();
