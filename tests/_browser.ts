@@ -1,28 +1,14 @@
 /**
- * Test helpers for the web client in a real browser: Debian's Chromium driven by
- * Playwright (`playwright-core`, no browser download). Playwright gives each launch a fresh
- * profile directory (`--user-data-dir`) and removes it at close.
+ * Test helpers for the web client in a real browser (Debian's Chromium driven by
+ * Playwright, see scripts/_chromium.ts): users in their own browser contexts, with their
+ * page errors, dialogs and desktop notifications recorded.
  *
  * @module
  */
 
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { buildWeb } from "../scripts/build_web.ts";
-
-/** Where Debian installs Chromium (`.ci/run` installs it when missing). */
-export const CHROMIUM = "/usr/bin/chromium";
-
-/** Chromium flags for this closed network: no background connections, no sandbox as root. */
-export const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
+import { launchChromium } from "../scripts/_chromium.ts";
 
 /** Builds the web client when its sources changed; returns the directory to serve. */
 export async function webDir(): Promise<string> {
@@ -30,17 +16,7 @@ export async function webDir(): Promise<string> {
 }
 
 /** A launched browser, closed on dispose. */
-export async function launchBrowser(): Promise<Browser & AsyncDisposable> {
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: CHROMIUM_ARGS,
-    handleSIGINT: false,
-    handleSIGTERM: false,
-    handleSIGHUP: false,
-  }) as Browser & AsyncDisposable;
-  browser[Symbol.asyncDispose] = () => browser.close();
-  return browser;
-}
+export const launchBrowser = launchChromium;
 
 /** Runs in the page before its scripts: every notification shown is reported to the test. */
 const RECORD_NOTIFICATIONS = `

@@ -292,7 +292,9 @@ export class App {
   #renderAuth(): void {
     const root = this.#root;
     const register = this.#authMode === "register";
-    root.querySelector(".auth")!.classList.toggle("registering", register);
+    for (const element of root.querySelectorAll<HTMLElement>(".register-only")) {
+      element.hidden = !register;
+    }
     byId(root, "tab-login").classList.toggle("on", !register);
     byId(root, "tab-register").classList.toggle("on", register);
     byId(root, "tab-login").setAttribute("aria-selected", String(!register));
@@ -688,9 +690,9 @@ export class App {
     const item = (
       view: ViewKey,
       label: string,
-      extra: { online?: boolean; sub?: string } = {},
+      extra: { online?: boolean; sub?: string; count?: boolean } = {},
     ) => {
-      const unread = model.unread(view);
+      const unread = extra.count === false ? 0 : model.unread(view);
       const parsed = parseView(view)!;
       const mentioned = parsed.kind === "room" && model.rooms.get(parsed.name)?.mentioned;
       const button = h(
@@ -737,6 +739,7 @@ export class App {
         .map((user) =>
           item(dmView(user.name), neutralize(user.nickname), {
             online: true,
+            count: false,
             sub: user.away ? this.#t("member.away", { reason: neutralize(user.away) }) : undefined,
           })
         )),
