@@ -195,9 +195,14 @@ const cases: BrowserCase[] = [
   [
     "after a server restart the page reconnects, resumes, and sends what was written meanwhile",
     async ({ browser, backend, dir }) => {
-      const kvPath = `${await Deno.makeTempDir()}/chat.kv`;
+      // The second server reopens the first one's data: the same KV file or Redis prefix.
+      const store = {
+        kvPath: `${await Deno.makeTempDir()}/chat.kv`,
+        redisPrefix: `w${Date.now()}:`,
+      };
+      const kvPath = store.kvPath;
       const httpPort = freePort();
-      let server = await startTestServer(backend, serverArgs(dir, httpPort), { kvPath });
+      let server = await startTestServer(backend, serverArgs(dir, httpPort), store);
       try {
         const url = urlOf(server);
         const alice = await openUser(browser, url);
@@ -213,7 +218,7 @@ const cases: BrowserCase[] = [
         await alice.page.locator("#messages .msg.pending", {
           hasText: "written while the server was down",
         }).waitFor();
-        server = await startTestServer(backend, serverArgs(dir, httpPort), { kvPath });
+        server = await startTestServer(backend, serverArgs(dir, httpPort), store);
 
         await alice.page.waitForSelector('#status[data-status="online"]', { timeout: 20_000 });
         await bob.page.waitForSelector('#status[data-status="online"]', { timeout: 20_000 });
@@ -402,8 +407,8 @@ async function upgradeStatus(port: number, origin: string): Promise<number> {
   }
 }
 
-/** Registers the browser cases on `backend` as one test with a step per case. */
-export function browserSuite(title: string, backend: () => Promise<Backend & AsyncDisposable>) {
+/** Registers the browser cases on a backend as one test with a step per case. */
+function browserSuite(title: string, backend: () => Promise<Backend & AsyncDisposable>) {
   Deno.test(`web client in Chromium (${title})`, async (t) => {
     const dir = await webDir();
     await using store = await backend();

@@ -178,3 +178,51 @@ Deno.test("web client: a revoked token signs out; the server's TIMEOUT of a gues
   assert.equal(again.status, "signedOut");
   assert.equal((await again.check({ name: "zed" })).name, "free");
 });
+
+Deno.test("web client: what was read is acknowledged per stream and stays read at the next login", async () => {
+  await using server = await startTestServer({ kind: "kv" }, HTTP);
+  const port = server.server.httpPort!;
+  const carol = await server.user("carol");
+  {
+    using alice = webClient(port);
+    await signUp(alice, "alice");
+    await carol.request("send", { room: "lobby", text: "one" });
+    await carol.request("send", { to: "alice", text: "two" });
+    await until(
+      () => alice.model.unread("#lobby") === 1 && alice.model.unread("dm:carol") === 1,
+      "unread",
+    );
+    alice.open(roomView("lobby"));
+    alice.open(dmView("carol"));
+    await until(() => alice.model.totalUnread() === 0, "read");
+  }
+  // The acknowledgements are stored when the session ends: a new login finds nothing unread.
+  for (const deadline = Date.now() + 5000;;) {
+    const again = await server.connect();
+    const result = await again.request("login", { name: "alice", password: "password1" });
+    const rooms = await again.next("rooms");
+    again.close();
+    const lobby = rooms.rooms.find((r) => r.name === "lobby")!;
+    if (result.inbox.unread === 0 && lobby.stream.unread === 0) break;
+    assert.ok(
+      Date.now() < deadline,
+      `still unread: ${JSON.stringify([result.inbox, lobby.stream])}`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+});
+
+Deno.test("web client: a send the server refuses stays visible as failed until discarded", async () => {
+  await using server = await startTestServer({ kind: "kv" }, HTTP);
+  using alice = webClient(server.server.httpPort!);
+  await signUp(alice, "alice");
+  alice.open(roomView("lobby"));
+  const entry = alice.send("x".repeat(5000))!;
+  await until(() => alice.outbox.get(entry.key)?.status === "failed", "refused");
+  assert.equal(alice.outbox.get(entry.key)?.error, "INVALID_TEXT");
+  alice.send("short");
+  await until(() => texts(alice, "#lobby").includes("short"), "the next one goes through");
+  alice.discard(entry.key);
+  assert.deepEqual(alice.outbox.entries, []);
+  assert.equal(alice.send("   "), null);
+});
