@@ -26,7 +26,8 @@ export const BINARIES = [
   {
     name: "imchat-client",
     entry: "client.ts",
-    permissions: ["--allow-net", "--allow-read", "--allow-env", "--allow-sys"],
+    // --allow-write: the input history and settings in the state directory.
+    permissions: ["--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-sys"],
   },
 ] as const;
 

@@ -709,16 +709,22 @@ export class Hub {
     }
   }
 
-  /** Refreshes room counts and tells members of big rooms when their counts changed. */
+  /**
+   * Tells members of big rooms when their counts changed. Big rooms' summaries are read every
+   * tick; the others follow member events, and are read again every {@linkcode FULL_REFRESH}
+   * ticks (so that a room growing past the limit is noticed).
+   */
   async #pushOccupancy(): Promise<void> {
-    const rooms = [...this.#roomSessions.keys()];
+    const limit = this.#options.presenceRoomLimit;
+    const full = ++this.#ticks % FULL_REFRESH === 0;
+    const rooms = [...this.#roomSessions.keys()].filter((room) =>
+      full || (this.#rooms.get(room)?.members ?? limit + 1) > limit
+    );
     if (rooms.length === 0) return;
     try {
       const fresh = await this.#store.rooms.getMany(rooms);
       for (const [room, summary] of fresh) this.#rooms.set(room, summary);
-      const big = rooms.filter((r) =>
-        (fresh.get(r)?.members ?? 0) > this.#options.presenceRoomLimit
-      );
+      const big = rooms.filter((r) => (fresh.get(r)?.members ?? 0) > limit);
       if (big.length === 0) return;
       const online = await this.#store.presence.roomCounts(big);
       for (const room of big) {
