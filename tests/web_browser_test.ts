@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
 import { type Backend, startTestServer, type TestServer } from "./_harness.ts";
-import { freePort } from "./_redis.ts";
+import { freePort, startRedis } from "./_redis.ts";
 import { launchBrowser, openUser, registerIn, webDir } from "./_browser.ts";
 import { SESSION_KEY } from "../lib/web/client.ts";
 
@@ -407,13 +407,47 @@ async function upgradeStatus(port: number, origin: string): Promise<number> {
   }
 }
 
+/** Only on Redis: nodes that share one store serve one chat. */
+const redisCases: BrowserCase[] = [
+  [
+    "browser and terminal users on two nodes chat as on one",
+    async ({ browser, backend, dir }) => {
+      const redisPrefix = `n${Date.now()}:`;
+      const node = (id: string) => [...serverArgs(dir), "--node-id", `${id}-${redisPrefix}`];
+      await using one = await startTestServer(backend, node("one"), { redisPrefix });
+      await using two = await startTestServer(backend, node("two"), { redisPrefix });
+      const alice = await openUser(browser, urlOf(one));
+      const bob = await openUser(browser, urlOf(two));
+      await registerIn(alice.page, "alice");
+      await registerIn(bob.page, "bob");
+      const carol = await two.user("carol");
+      await say(alice.page, "from node one");
+      await seeMessage(bob.page, "from node one");
+      await carol.next("message", (e) => e.msg.text === "from node one");
+      await carol.request("send", { room: "lobby", text: "from the terminal on node two" });
+      await seeMessage(alice.page, "from the terminal on node two");
+      await carol.request("send", { to: "alice", text: "privately across nodes" });
+      await badge(alice.page, "dm:carol").filter({ hasText: "1" }).waitFor();
+      await alice.page.click('#dm-list [data-view="dm:carol"]');
+      await say(alice.page, "and back");
+      await carol.next("message", (e) => e.msg.text === "and back" && e.msg.to === "carol");
+      await alice.context.close();
+      await bob.context.close();
+    },
+  ],
+];
+
 /** Registers the browser cases on a backend as one test with a step per case. */
-function browserSuite(title: string, backend: () => Promise<Backend & AsyncDisposable>) {
+function browserSuite(
+  title: string,
+  backend: () => Promise<Backend & AsyncDisposable>,
+  extra: BrowserCase[] = [],
+) {
   Deno.test(`web client in Chromium (${title})`, async (t) => {
     const dir = await webDir();
     await using store = await backend();
     await using browser = await launchBrowser();
-    for (const [name, run] of cases) {
+    for (const [name, run] of [...cases, ...extra]) {
       await t.step(name, () => run({ browser, backend: store, dir }));
     }
   });
@@ -423,3 +457,12 @@ browserSuite(
   "Deno KV",
   () => Promise.resolve({ kind: "kv" as const, [Symbol.asyncDispose]: () => Promise.resolve() }),
 );
+
+browserSuite("Redis", async () => {
+  const redis = await startRedis();
+  return {
+    kind: "redis" as const,
+    url: redis.url,
+    [Symbol.asyncDispose]: () => redis[Symbol.asyncDispose](),
+  };
+}, redisCases);
