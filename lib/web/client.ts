@@ -566,7 +566,7 @@ export class ChatClient {
         model.backlog(event);
         this.status = "online";
         void this.#flush();
-        if (model.active !== null) this.#fill(model.active);
+        if (model.active !== null) this.#refresh(model.active);
         break;
       case "presence":
         model.presence(event);
@@ -618,6 +618,13 @@ export class ChatClient {
     } catch (error) {
       this.#problem(error);
     }
+  }
+
+  /** After a login sequence: the open view's history and member list. */
+  #refresh(view: ViewKey): void {
+    this.#fill(view);
+    const parsed = parseView(view);
+    if (parsed?.kind === "room") void this.loadMembers(parsed.name);
   }
 
   /** Loads history into a view that shows too little. */

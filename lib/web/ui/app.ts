@@ -66,6 +66,7 @@ export class App {
     this.#deps = deps;
     this.#client = deps.client;
     this.#lang = deps.lang;
+    this.#pane = this.#client.model.active === null ? "list" : "chat";
     this.#client.onChange(() => this.schedule());
     this.#client.onMessage((outcome, text) => {
       const model = this.#client.model;
