@@ -123,6 +123,8 @@ export function parseSession(text: string | null, now: number): SavedSession | n
 }
 
 const HISTORY_PAGE = 50;
+/** After a failed history request, the view waits this long before loading again, ms. */
+const HISTORY_RETRY = 5000;
 /** Views with fewer messages than this load a history page when opened. */
 const FILL = 30;
 
@@ -165,6 +167,7 @@ export class ChatClient {
   #stopped = false;
   #changeQueued = false;
   readonly #loading = new Set<ViewKey>();
+  readonly #historyFailed = new Map<ViewKey, number>();
   readonly #listeners = new Set<() => void>();
   readonly #messageListeners = new Set<(outcome: MessageOutcome, text: string) => void>();
 
@@ -304,6 +307,8 @@ export class ChatClient {
     const parsed = parseView(view);
     const conn = this.#conn;
     if (!timeline || timeline.complete || !parsed || !conn || !this.#loggedInNow()) return;
+    const failed = this.#historyFailed.get(view);
+    if (failed !== undefined && this.#env.now() - failed < HISTORY_RETRY) return;
     this.#loading.add(view);
     this.#changed();
     try {
@@ -313,8 +318,12 @@ export class ChatClient {
         limit: HISTORY_PAGE,
         ...(oldest === undefined ? {} : { before: oldest }),
       });
-      this.model.history(view, result);
+      this.#historyFailed.delete(view);
+      const added = this.model.history(view, result);
+      // A page that brings nothing older cannot be followed by another one.
+      if (added === 0 && timeline.oldest() === oldest) timeline.complete = true;
     } catch (error) {
+      this.#historyFailed.set(view, this.#env.now());
       this.#problem(error);
     } finally {
       this.#loading.delete(view);
