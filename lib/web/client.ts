@@ -33,7 +33,6 @@ import {
   type MessageOutcome,
   parseView,
   roomView,
-  targetView,
   type ViewKey,
   viewTarget,
 } from "./model.ts";
@@ -731,9 +730,4 @@ export class ChatClient {
     };
     this.#env.storage.setItem(SESSION_KEY, JSON.stringify(saved));
   }
-}
-
-/** The view an outbox entry is shown in. */
-export function entryView(entry: OutboxEntry): ViewKey {
-  return targetView(entry.target);
 }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ERROR_CODES, type ErrorCode } from "../protocol/errors.ts";
+import type { ErrorCode } from "../protocol/errors.ts";
 
 /** A language of the client. */
 export type Lang = "en" | "zh-CN";
@@ -335,6 +335,3 @@ export function placeholders(text: string): string[] {
 function fill(text: string, params: Record<string, string | number>): string {
   return text.replace(/\{(\w+)\}/g, (all, name) => name in params ? String(params[name]) : all);
 }
-
-/** Every error code (for checks that each has a message). */
-export const ALL_ERROR_CODES: readonly ErrorCode[] = ERROR_CODES;
