@@ -57,7 +57,7 @@ function ownCommand(): string[] {
   const exec = Deno.execPath();
   if (!/(^|\/)deno(\.exe)?$/.test(exec)) return [exec];
   const worker = new URL("./lib/auth/hash_worker.ts", import.meta.url).pathname;
-  return [exec, "run", "--no-prompt", "--no-config", worker];
+  return [exec, "run", "--quiet", "--no-prompt", "--no-config", worker];
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -354,6 +354,7 @@ export async function spawnServer(options: NodeOptions): Promise<ServerNode> {
   const port = freePort();
   const args = [
     "run",
+    "--quiet",
     "--allow-all",
     SERVER_TS,
     "--host",

@@ -38,6 +38,7 @@ export function compileArgs(
 ): string[] {
   return [
     "compile",
+    "--quiet",
     "--unstable-kv",
     ...binary.permissions,
     ...(target ? ["--target", target] : []),

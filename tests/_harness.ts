@@ -209,6 +209,7 @@ export async function spawnServer(args: string[]): Promise<ServerProcess> {
   const process = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
+      "--quiet",
       ...SERVER_PERMISSIONS,
       new URL("../server.ts", import.meta.url).pathname,
       "--host",

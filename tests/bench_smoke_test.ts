@@ -14,6 +14,7 @@ Deno.test("bench --quick fanout (kv) delivers messages and reports latency perce
     const run = await new Deno.Command(Deno.execPath(), {
       args: [
         "run",
+        "--quiet",
         "--allow-all",
         BENCH,
         "--quick",

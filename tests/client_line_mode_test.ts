@@ -26,6 +26,7 @@ class ClientProcess implements AsyncDisposable {
     this.#child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
+        "--quiet",
         "--allow-net",
         "--allow-read",
         "--allow-env",

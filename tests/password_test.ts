@@ -50,7 +50,7 @@ Deno.test("worker processes hash at idle priority and stop with the hasher", asy
   const worker = new URL("../lib/auth/hash_worker.ts", import.meta.url).pathname;
   const hasher = await ProcessHasher.start(
     2,
-    [Deno.execPath(), "run", "--no-prompt", "--no-config", worker],
+    [Deno.execPath(), "run", "--quiet", "--no-prompt", "--no-config", worker],
     10,
   );
   try {
