@@ -2,6 +2,12 @@
  * Validation of decoded client messages into the {@linkcode ClientMessage} union. Checks
  * shape and types only; the rules for names, passwords and text live in `rules.ts`.
  *
+ * Values are normalised here, once, so that nothing behind this boundary sees them in two
+ * forms: every number field holds `0`, never `-0` (JSON allows `-0`, and stores compare keys
+ * by their bytes); every string field is well-formed Unicode, as a lone UTF-16 surrogate has
+ * no UTF-8 form (stores and scrypt would each replace it in their own way, so two different
+ * strings could become one).
+ *
  * @module
  */
 
@@ -49,7 +55,7 @@ export function isClientType(type: unknown): type is ClientType {
 /** The request id of a decoded object, when it has a usable one (for error replies). */
 export function requestIdOf(value: Record<string, unknown>): number | undefined {
   const id = value.id;
-  return isUint(id) ? id : undefined;
+  return isUint(id) ? id + 0 : undefined;
 }
 
 /**
@@ -57,7 +63,7 @@ export function requestIdOf(value: Record<string, unknown>): number | undefined 
  * holding only the known fields.
  *
  * @throws {ChatError} `UNKNOWN_TYPE` for a missing or unknown type, `BAD_REQUEST` for a
- * missing field or one of the wrong type.
+ * missing field, one of the wrong type, or a string with a lone surrogate.
  *
  * @example
  * ```ts
@@ -86,10 +92,18 @@ export function parseClientMessage(value: Record<string, unknown>): ClientMessag
       if (fieldValue.length > (spec.max ?? MAX_FIELD)) {
         throw new ChatError("BAD_REQUEST", `Field "${field}" is too long`);
       }
-    } else if (!isUint(fieldValue)) {
+      if (!fieldValue.isWellFormed()) {
+        throw new ChatError(
+          "BAD_REQUEST",
+          `Field "${field}" is not well-formed Unicode (it has a lone surrogate)`,
+        );
+      }
+      out[field] = fieldValue;
+    } else if (isUint(fieldValue)) {
+      out[field] = fieldValue + 0; // -0 becomes 0
+    } else {
       throw new ChatError("BAD_REQUEST", `Field "${field}" must be a non-negative integer`);
     }
-    out[field] = fieldValue;
   }
   return out as unknown as ClientMessage;
 }
