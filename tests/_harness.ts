@@ -189,6 +189,25 @@ export async function userOn(port: number, name: string, register = true): Promi
   return c;
 }
 
+/** Waits until the server has logged a line that passes `match`, or fails after `ms`. */
+export async function waitForLog(
+  server: TestServer,
+  match: (entry: Record<string, unknown>) => boolean,
+  what: string,
+  ms = 5000,
+): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + ms;
+  let seen = 0;
+  for (;;) {
+    for (; seen < server.logs.length; seen++) {
+      const entry = JSON.parse(server.logs[seen]);
+      if (match(entry)) return entry;
+    }
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for the log to show ${what}`);
+    await sleep(10);
+  }
+}
+
 /** Resolves after `ms`. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

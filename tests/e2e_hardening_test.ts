@@ -9,6 +9,7 @@ import {
   spawnServer,
   startTestServer,
   TestClient,
+  waitForLog,
 } from "./_harness.ts";
 
 const kv: Backend = { kind: "kv" };
@@ -41,6 +42,51 @@ Deno.test("an idle session that does not answer pings is dropped and shown offli
   await sleep(2500);
   deepStrictEqual((await alice.conn.request("count", {})).users, 1);
   silent.close();
+});
+
+Deno.test("the fatal error is the last frame: a session that times out leaves the hub at once", async () => {
+  await using s = await startTestServer(kv, [
+    "--ping-interval",
+    "1",
+    "--rate",
+    "0",
+    "--send-queue",
+    String(64 * 1024 * 1024),
+  ]);
+  const alice = await s.user("alice");
+  // Bob logs in, then neither reads nor writes: his ping goes unanswered.
+  const bob = await rawUser(s.port, "bob");
+  await alice.next("presence", (e) => e.user.name === "bob" && e.online);
+  const text = "x".repeat(3000);
+  let flooding = true;
+  const flood = (async () => {
+    while (flooding) await alice.conn.request("send", { text });
+  })();
+  try {
+    await waitForLog(s, (e) => e.event === "ping_timeout", "bob's ping timeout");
+    // Bob is shown offline while his socket is still open (he reads nothing, so the
+    // server still holds his last frames and waits for him).
+    await alice.next("presence", (e) => e.user.name === "bob" && !e.online, 3000);
+    const bobGone = (e: Record<string, unknown>) => e.event === "disconnect" && e.user === "bob";
+    ok(!s.logs.some((line) => bobGone(JSON.parse(line))), "offline before the socket is gone");
+    // Bob reads everything the server wrote, up to the end of the stream.
+    const frames: Record<string, unknown>[] = [];
+    for (let frame = await bob.read(); frame !== null; frame = await bob.read()) {
+      frames.push(frame);
+    }
+    const error = frames.findIndex((f) => f.type === "error");
+    ok(error >= 0, "bob got the error");
+    deepStrictEqual(frames[error], {
+      type: "error",
+      code: "TIMEOUT",
+      message: "No answer to ping",
+    });
+    equal(frames.length - 1 - error, 0, `frames after the error: ${frames.length - 1 - error}`);
+  } finally {
+    flooding = false;
+    await flood;
+    bob.close();
+  }
 });
 
 Deno.test("a flood gets rate-limit errors, then a disconnect; others are unaffected", async () => {

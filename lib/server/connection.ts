@@ -66,9 +66,9 @@ export async function serveConnection(conn: Deno.Conn, ctx: ConnectionContext): 
         core.slowConsumers.set(user, now());
         if (core.slowConsumers.size > 100_000) core.slowConsumers.clear();
       }
-      closeTransport();
+      session.end();
     },
-    closeTransport,
+    () => session.end(),
     (bytes) => metrics.bytesOut += bytes,
   );
   const session = new Session(
@@ -83,6 +83,15 @@ export async function serveConnection(conn: Deno.Conn, ctx: ConnectionContext): 
   session.loginDeadline = now() + config.loginTimeoutMs;
   session.bucket = new TokenBucket(config.rate, config.burst, now());
   hub.connections.add(session);
+  // A closing session leaves the live set at once, not when its socket is gone.
+  let user: string | undefined;
+  let detached = Promise.resolve();
+  session.signal.addEventListener("abort", () => {
+    user = session.user?.name;
+    detached = hub.detach(session, session.dropReason).catch((error) =>
+      log.warn("detach_failed", { user, error: String(error) })
+    );
+  }, { once: true });
   log.debug("connect", { remote });
   const decoder = new FrameDecoder(config.maxFrame);
   let buffer = new Uint8Array(READ_BUFFER_MIN);
@@ -154,15 +163,8 @@ export async function serveConnection(conn: Deno.Conn, ctx: ConnectionContext): 
     if (open) log.debug("read_error", { remote, error: String(error) });
   } finally {
     hub.connections.delete(session);
-    const user = session.user?.name;
-    await hub.detach(session, session.dropReason).catch((error) =>
-      log.warn("detach_failed", { user, error: String(error) })
-    );
-    if (session.phase !== "closed") {
-      session.phase = "closed";
-      outbox.close();
-      closeTransport();
-    }
+    session.end();
+    await detached;
     log.info("disconnect", { user, remote, reason: session.dropReason });
   }
 }

@@ -2,7 +2,8 @@
  * The bounded outbound queue of one connection. Frames pushed during one event-loop turn are
  * written together; the same frame buffer may be pushed to any number of outboxes (encode
  * once, write everywhere). A push that would exceed the byte bound is refused and reported,
- * so a peer that stops reading is cut off instead of growing server memory.
+ * so a peer that stops reading is cut off instead of growing server memory. A sealed outbox
+ * writes what it holds and accepts nothing more, so a last frame stays the last.
  *
  * @module
  */
@@ -31,6 +32,7 @@ export class Outbox {
   #queued = 0;
   #writing = false;
   #closed = false;
+  #sealed = false;
   #drainWaiters: (() => void)[] = [];
   readonly #scheduled = () => this.#flush();
 
@@ -66,13 +68,13 @@ export class Outbox {
   }
 
   /**
-   * Queues a frame. Returns false when the outbox is closed or the frame would exceed the
-   * bound (then `onOverflow` is called once and the outbox closes). Frames pushed in one
+   * Queues a frame. Returns false when the outbox is sealed or closed, or when the frame would
+   * exceed the bound (then `onOverflow` is called once and the outbox closes). Frames pushed in one
    * turn are written together after it; with `now`, an idle outbox starts writing at once
    * (for a caller that pushes the turn's only frame).
    */
   push(frame: Uint8Array, now = false): boolean {
-    if (this.#closed) return false;
+    if (this.#closed || this.#sealed) return false;
     if (this.#queued + frame.length > this.#maxBytes) {
       this.overflow();
       return false;
@@ -91,6 +93,11 @@ export class Outbox {
   drained(): Promise<void> {
     if (!this.#writing || this.#closed) return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /** Refuses further frames; what is queued is still written (see {@linkcode drained}). */
+  seal(): void {
+    this.#sealed = true;
   }
 
   /** Drops whatever is queued and refuses further frames. */

@@ -16,6 +16,17 @@ import type { Outbox } from "./outbox.ts";
 /** Where a connection stands: before `hello`, greeted but not logged in, logged in, gone. */
 export type Phase = "greeting" | "guest" | "user" | "closed";
 
+/**
+ * Why a closed session's pending work stopped (the reason of {@linkcode Session.signal}):
+ * nobody is waiting for its result any more, so it is dropped, not reported.
+ */
+export class SessionClosedError extends Error {
+  constructor() {
+    super("Session closed");
+    this.name = "SessionClosedError";
+  }
+}
+
 /** A chat message with its encoded frame. */
 export interface Held {
   message: ChatMessage;
@@ -35,6 +46,7 @@ export class Session {
   readonly #maxFrame: number;
   readonly #closeTransport: () => void;
   readonly #metrics: Metrics;
+  readonly #lifetime = new AbortController();
   phase: Phase = "greeting";
   user: UserInfo | null = null;
   tokenHash: string | null = null;
@@ -74,6 +86,14 @@ export class Session {
     this.outbox = outbox;
     this.#maxFrame = maxFrame;
     this.#closeTransport = closeTransport;
+  }
+
+  /**
+   * Aborted (with a {@linkcode SessionClosedError}) the moment the session closes: its
+   * deadlines end and the work it waits for (such as a queued password hash) is dropped.
+   */
+  get signal(): AbortSignal {
+    return this.#lifetime.signal;
   }
 
   /** Encodes and queues one message. */
@@ -160,14 +180,32 @@ export class Session {
     this.close();
   }
 
-  /** Closes after the queued frames are written, waiting at most `graceMs`. */
+  /**
+   * Closes: the outbox is sealed at once (the frames queued so far, such as a fatal error,
+   * are the last ones ever written) and the signal aborts; the transport closes once those
+   * frames are written, or after `graceMs` for a peer that does not read.
+   */
   close(graceMs = 1000): void {
     if (this.phase === "closed") return;
-    this.phase = "closed";
+    this.outbox.seal();
+    this.#markClosed();
     const timer = setTimeout(() => this.#closeTransport(), graceMs);
     this.outbox.drained().then(() => {
       clearTimeout(timer);
       this.#closeTransport();
     });
+  }
+
+  /** Closes at once, dropping what is still queued (the peer is gone or cut off). */
+  end(): void {
+    if (this.phase === "closed") return;
+    this.outbox.close();
+    this.#markClosed();
+    this.#closeTransport();
+  }
+
+  #markClosed(): void {
+    this.phase = "closed";
+    this.#lifetime.abort(new SessionClosedError());
   }
 }
