@@ -139,7 +139,9 @@ export async function serveConnection(conn: Deno.Conn, ctx: ConnectionContext): 
         requests.add(done);
         done.finally(() => requests.delete(done));
         if (exclusive) {
+          session.exclusiveRunning = true;
           await done;
+          session.exclusiveRunning = false;
         } else {
           const running: Set<Promise<void>> = inFlight ??= new Set();
           running.add(done);

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { HasherBusyError } from "../auth/password.ts";
+import { HasherBusyError, type JobLimits } from "../auth/password.ts";
 import { hashToken, newToken } from "../auth/token.ts";
 import { encodeMessage } from "../protocol/codec.ts";
 import { ChatError } from "../protocol/errors.ts";
@@ -96,7 +96,7 @@ export const HANDLERS: Table = {
       const name = checkName(message.name);
       const password = checkPassword(message.password);
       const nickname = checkNickname(message.nickname);
-      const passwordHash = await busy(core.hasher.hash(password));
+      const passwordHash = await busy(core.hasher.hash(password, hashLimits(session)));
       const result = await core.store.createUser({
         name,
         nickname,
@@ -127,7 +127,8 @@ export const HANDLERS: Table = {
         core.addressThrottle.fail([session.address], core.now());
         throw new ChatError("UNKNOWN_USER", `There is no user named "${name}"`);
       }
-      if (!await busy(core.hasher.verify(message.password, user.passwordHash))) {
+      const limits = hashLimits(session);
+      if (!await busy(core.hasher.verify(message.password, user.passwordHash, limits))) {
         core.log.info("login_failed", { user: name, remote: session.remote });
         core.addressThrottle.fail([session.address], core.now());
         core.accountThrottle.fail([name], core.now());
@@ -303,8 +304,8 @@ async function enter(
   tokenExpiresAt: number,
 ): Promise<LoginResult> {
   const { core, session } = ctx;
-  // The login timeout may have closed the connection while the password was checked.
-  if (session.phase !== "guest") throw new ChatError("TIMEOUT", "Not logged in in time");
+  // The connection may have closed while the password was checked.
+  session.signal.throwIfAborted();
   session.tokenHash = tokenHash;
   await core.hub.attach(session, info);
   try {
@@ -372,13 +373,26 @@ async function loggedIn(
   return result;
 }
 
-/** Turns a full hashing queue into a throttle error the client can act on. */
+/**
+ * A session's password hashing must be done by its login deadline, and is dropped when the
+ * session closes.
+ */
+function hashLimits(session: Context["session"]): JobLimits {
+  return { deadline: session.loginDeadline, signal: session.signal };
+}
+
+/** Turns a refusal of the hashing queue into a throttle error the client can act on. */
 async function busy<T>(work: Promise<T>): Promise<T> {
   try {
     return await work;
   } catch (error) {
     if (!(error instanceof HasherBusyError)) throw error;
-    throw new ChatError("LOGIN_THROTTLED", "The server is busy with logins; try again in 1 s", 1);
+    const wait = error.retryAfter;
+    throw new ChatError(
+      "LOGIN_THROTTLED",
+      `The server is busy with logins; try again in ${wait} s`,
+      wait,
+    );
   }
 }
 

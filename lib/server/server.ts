@@ -89,7 +89,7 @@ export async function startServer(
     metrics,
     now,
     knownUsers: new Set(),
-    hasher: await startHasher(config, deps.workerCommand, log),
+    hasher: await startHasher(config, deps.workerCommand, log, now),
     accountThrottle: throttle(config.loginLimit),
     addressThrottle: throttle(config.addressLimit),
     slowConsumers: new Map(),
@@ -113,9 +113,11 @@ export async function startServer(
     for (const session of hub.connections) {
       if (session.phase === "closed") continue;
       if (session.phase !== "user") {
-        if (t > session.loginDeadline) {
-          session.fail("TIMEOUT", "Not logged in in time");
-        }
+        // A registration or login in progress is finished and answered first, for at most
+        // one more login timeout.
+        const cutOff = session.loginDeadline +
+          (session.exclusiveRunning ? config.loginTimeoutMs : 0);
+        if (t > cutOff) session.fail("TIMEOUT", "Not logged in in time");
         continue;
       }
       if (session.pingedAt > 0) {
@@ -201,10 +203,12 @@ async function startHasher(
   config: ServerConfig,
   command: string[] | undefined,
   log: Logger,
+  now: () => number,
 ): Promise<PasswordHasher> {
   if (command && config.hashWorkers > 0) {
     try {
-      const hasher = await ProcessHasher.start(config.hashWorkers, command, config.hashQueue);
+      const { hashWorkers, hashQueue } = config;
+      const hasher = await ProcessHasher.start(hashWorkers, command, hashQueue, now);
       log.info("hash_workers", { count: config.hashWorkers });
       return hasher;
     } catch (error) {
@@ -214,6 +218,8 @@ async function startHasher(
   return new ThreadHasher(
     config.hashConcurrency || navigator.hardwareConcurrency || 1,
     config.hashQueue,
+    undefined,
+    now,
   );
 }
 

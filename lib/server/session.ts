@@ -54,6 +54,8 @@ export class Session {
   lastSeen: number;
   /** When a session that is not logged in gets closed. */
   loginDeadline: number;
+  /** An exclusive request (`register`, `login`...) is being processed. */
+  exclusiveRunning = false;
   /** Why the session is being dropped, for the presence event. */
   dropReason: OfflineReason = "drop";
   /** When a ping was sent that no frame has answered yet; 0 when none. */
