@@ -363,6 +363,11 @@ export async function spawnServer(options: NodeOptions): Promise<ServerNode> {
     String(port),
     "--rate",
     "0",
+    // Every simulated user registers from this one machine.
+    "--register-address-limit",
+    "1000000",
+    "--register-limit",
+    "1000000",
     "--log-level",
     "warn",
     "--node-id",

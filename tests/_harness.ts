@@ -20,6 +20,17 @@ export type Backend = { kind: "kv" } | { kind: "redis"; url: string };
 
 let prefixCounter = 0;
 
+/**
+ * Every test user registers from 127.0.0.1: registration limits are lifted unless a test
+ * sets its own (later flags win).
+ */
+export const OPEN_REGISTRATION = [
+  "--register-address-limit",
+  "1000000",
+  "--register-limit",
+  "1000000",
+];
+
 /** Flags selecting the backend; each Redis server gets a fresh key prefix. */
 export function backendArgs(backend: Backend, kvPath = ":memory:"): string[] {
   return backend.kind === "kv"
@@ -57,7 +68,7 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const storeArgs = backendArgs(backend, options.kvPath);
   if (options.redisPrefix && backend.kind === "redis") storeArgs[3] = options.redisPrefix;
-  const args = ["--host", "127.0.0.1", "--port", "0", ...storeArgs, ...extra];
+  const args = ["--host", "127.0.0.1", "--port", "0", ...storeArgs, ...OPEN_REGISTRATION, ...extra];
   const config = parseServerConfig(args, () => undefined, "test");
   const logs: string[] = [];
   const log: Logger = createLogger("debug", (line) => logs.push(line));
@@ -233,6 +244,7 @@ export async function spawnServer(args: string[]): Promise<ServerProcess> {
       new URL("../server.ts", import.meta.url).pathname,
       "--host",
       "127.0.0.1",
+      ...OPEN_REGISTRATION,
       ...args,
     ],
     stdin: "null",

@@ -2,6 +2,7 @@ import { deepStrictEqual, equal, ok, rejects } from "node:assert/strict";
 import { encodeMessage } from "../lib/protocol/codec.ts";
 import { ChatError } from "../lib/protocol/errors.ts";
 import { ChatConnection } from "../lib/client/connection.ts";
+import { AddressedClient } from "./_from_address.ts";
 import {
   type Backend,
   rawConnect,
@@ -140,6 +141,68 @@ Deno.test("failed logins are throttled per account and per address", async () =>
     c.conn.request("login", { name: "bob", password: "password1" }),
     code("LOGIN_THROTTLED"),
   );
+});
+
+Deno.test("wrong passwords from many addresses cannot keep the user out", async () => {
+  await using s = await startTestServer(kv, ["--login-limit", "3", "--account-limit", "5"]);
+  const setup = await s.connect();
+  await setup.conn.request("register", { name: "alice", password: "password1", nickname: "A" });
+  const login = async (from: string, password: string) => {
+    const client = await AddressedClient.open(s.port, from);
+    try {
+      return await client.request({ type: "login", name: "alice", password });
+    } finally {
+      await client.close();
+    }
+  };
+  // Alice's own machine.
+  equal((await login("127.0.0.2", "password1")).type, "ok");
+  // An attacker on eight other addresses, three guesses each.
+  const codes = new Set<unknown>();
+  for (let host = 10; host < 18; host++) {
+    for (let guess = 0; guess < 3; guess++) {
+      codes.add((await login(`127.0.0.${host}`, `guess-${guess}-x`)).code);
+    }
+  }
+  deepStrictEqual([...codes].sort(), ["LOGIN_THROTTLED", "WRONG_PASSWORD"], "slowed, not locked");
+  const fromAttacker = await login("127.0.0.10", "password1");
+  equal(fromAttacker.code, "LOGIN_THROTTLED", "that address has used up its guesses");
+  ok((fromAttacker.retryAfter as number) > 200);
+  // The right password from the user's own address works at once.
+  equal((await login("127.0.0.2", "password1")).type, "ok");
+});
+
+Deno.test("registrations are throttled per address and for the whole server", async () => {
+  await using s = await startTestServer(kv, [
+    "--register-address-limit",
+    "2",
+    "--register-limit",
+    "3",
+  ]);
+  const register = async (from: string, name: string) => {
+    const client = await AddressedClient.open(s.port, from);
+    try {
+      return await client.request({
+        type: "register",
+        name,
+        password: "password1",
+        nickname: name,
+      });
+    } finally {
+      await client.close();
+    }
+  };
+  equal((await register("127.0.0.2", "user1")).type, "ok");
+  // A refused attempt counts like an accepted one: each costs a password hash.
+  equal((await register("127.0.0.2", "user1")).code, "NAME_TAKEN");
+  const byAddress = await register("127.0.0.2", "user2");
+  equal(byAddress.code, "LOGIN_THROTTLED");
+  ok((byAddress.retryAfter as number) > 3500, `retryAfter ${byAddress.retryAfter}`);
+  ok(/from your address/.test(byAddress.message as string), byAddress.message as string);
+  equal((await register("127.0.0.3", "user2")).type, "ok");
+  const overall = await register("127.0.0.4", "user3");
+  equal(overall.code, "LOGIN_THROTTLED");
+  ok(/on this server/.test(overall.message as string), overall.message as string);
 });
 
 Deno.test("a client that stops reading is cut off; memory stays bounded; it is told why later", async () => {

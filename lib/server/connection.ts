@@ -12,6 +12,7 @@ import { FrameDecoder } from "../protocol/frame.ts";
 import type { Core } from "./context.ts";
 import { isClientType } from "../protocol/validate.ts";
 import { dispatch, reportError } from "./dispatch.ts";
+import { addressKey } from "./address_key.ts";
 import { TokenBucket } from "./limits.ts";
 import { Outbox } from "./outbox.ts";
 import { Session } from "./session.ts";
@@ -80,6 +81,7 @@ export async function serveConnection(conn: Deno.Conn, ctx: ConnectionContext): 
     closeTransport,
     metrics,
   );
+  session.addressKey = addressKey(addr.hostname, config.ipv6Prefix);
   session.loginDeadline = now() + config.loginTimeoutMs;
   session.bucket = new TokenBucket(config.rate, config.burst, now());
   hub.connections.add(session);

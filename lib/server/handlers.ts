@@ -96,6 +96,15 @@ export const HANDLERS: Table = {
       const name = checkName(message.name);
       const password = checkPassword(message.password);
       const nickname = checkNickname(message.nickname);
+      const { wait, limit } = core.registrations.admit(session.addressKey, core.now());
+      if (wait > 0) {
+        const from = limit === "address" ? "from your address" : "on this server";
+        throw new ChatError(
+          "LOGIN_THROTTLED",
+          `Too many registrations ${from}; try again in ${wait} s`,
+          wait,
+        );
+      }
       const passwordHash = await busy(core.hasher.hash(password, hashLimits(session)));
       const result = await core.store.createUser({
         name,
@@ -121,20 +130,20 @@ export const HANDLERS: Table = {
     async run(ctx, message): Promise<LoginResult> {
       const { core, session } = ctx;
       const name = checkName(message.name);
-      checkThrottle(core, session.address, name);
+      const guard = core.loginGuard;
+      throttled(guard.admitLogin(name, session.addressKey, core.now()));
       const user = await core.store.getUser(name);
       if (!user) {
-        core.addressThrottle.fail([session.address], core.now());
+        guard.addressFailed(session.addressKey, core.now());
         throw new ChatError("UNKNOWN_USER", `There is no user named "${name}"`);
       }
       const limits = hashLimits(session);
       if (!await busy(core.hasher.verify(message.password, user.passwordHash, limits))) {
         core.log.info("login_failed", { user: name, remote: session.remote });
-        core.addressThrottle.fail([session.address], core.now());
-        core.accountThrottle.fail([name], core.now());
+        guard.loginFailed(name, session.addressKey, core.now());
         throw new ChatError("WRONG_PASSWORD", "Wrong password");
       }
-      core.accountThrottle.clear(name);
+      guard.succeeded(name, session.addressKey, core.now());
       const token = newToken();
       const tokenHash = hashToken(token);
       await core.store.saveToken(tokenHash, name, core.config.tokenTtlMs);
@@ -149,14 +158,15 @@ export const HANDLERS: Table = {
     exclusive: true,
     async run(ctx, message): Promise<LoginResult> {
       const { core, session } = ctx;
-      checkThrottle(core, session.address, undefined);
+      throttled(core.loginGuard.admitResume(session.addressKey, core.now()));
       const tokenHash = hashToken(message.token);
       const token = await core.store.lookupToken(tokenHash);
       const user = token === null ? null : await core.store.getUser(token.name);
       if (!token || !user) {
-        core.addressThrottle.fail([session.address], core.now());
+        core.loginGuard.addressFailed(session.addressKey, core.now());
         throw new ChatError("INVALID_TOKEN", "The session has expired or was ended; log in again");
       }
+      core.loginGuard.succeeded(user.name, session.addressKey, core.now());
       // Sliding expiry, renewed once half of the lifetime is used (not at every resume).
       let expiresAt = token.expiresAt;
       if (expiresAt - core.now() < core.config.tokenTtlMs / 2) {
@@ -396,13 +406,8 @@ async function busy<T>(work: Promise<T>): Promise<T> {
   }
 }
 
-/** Refuses a login attempt while the address or the account is locked out. */
-function checkThrottle(core: Core, address: string, name: string | undefined): void {
-  const now = core.now();
-  const wait = Math.max(
-    core.addressThrottle.retryAfter([address], now),
-    name === undefined ? 0 : core.accountThrottle.retryAfter([name], now),
-  );
+/** Refuses a login attempt the login guard says must wait `wait` seconds. */
+function throttled(wait: number): void {
   if (wait > 0) {
     throw new ChatError(
       "LOGIN_THROTTLED",

@@ -14,7 +14,8 @@ import type { Store } from "../store/store.ts";
 import type { Core } from "./context.ts";
 import { serveConnection } from "./connection.ts";
 import { Hub } from "./hub.ts";
-import { LoginThrottle } from "./limits.ts";
+import { RegistrationThrottle } from "./limits.ts";
+import { LoginGuard } from "./login_guard.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { instrumentStore, Metrics } from "./metrics.ts";
 import { startMonitor } from "./monitor.ts";
@@ -80,7 +81,6 @@ export async function startServer(
   }
   const now = deps.now ?? Date.now;
   const hub = new Hub(store, log, config.maxFrame, metrics);
-  const throttle = (limit: number) => new LoginThrottle({ limit, windowMs: config.loginWindowMs });
   const core: Core = {
     config,
     store,
@@ -90,8 +90,17 @@ export async function startServer(
     now,
     knownUsers: new Set(),
     hasher: await startHasher(config, deps.workerCommand, log, now),
-    accountThrottle: throttle(config.loginLimit),
-    addressThrottle: throttle(config.addressLimit),
+    loginGuard: new LoginGuard({
+      pairLimit: config.loginLimit,
+      addressLimit: config.addressLimit,
+      accountLimit: config.accountLimit,
+      windowMs: config.loginWindowMs,
+    }),
+    registrations: new RegistrationThrottle({
+      perAddress: config.registerAddressLimit,
+      overall: config.registerLimit,
+      windowMs: config.registerWindowMs,
+    }),
     slowConsumers: new Map(),
   };
   const connections = new Set<Promise<void>>();

@@ -39,8 +39,10 @@ export class Session {
   readonly key: string;
   /** Remote address as `host:port`, for logs. */
   readonly remote: string;
-  /** Remote host alone, for per-address limits. */
+  /** Remote host alone. */
   readonly address: string;
+  /** The key of per-address limits (see `address_key.ts`); the host until set. */
+  addressKey: string;
   readonly openedAt: number;
   readonly outbox: Outbox;
   readonly #maxFrame: number;
@@ -82,6 +84,7 @@ export class Session {
     this.key = key;
     this.remote = remote;
     this.address = remote.slice(0, remote.lastIndexOf(":"));
+    this.addressKey = this.address;
     this.openedAt = now;
     this.lastSeen = now;
     this.loginDeadline = now;
