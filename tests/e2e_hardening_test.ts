@@ -3,6 +3,7 @@ import { encodeMessage } from "../lib/protocol/codec.ts";
 import { ChatError } from "../lib/protocol/errors.ts";
 import { ChatConnection } from "../lib/client/connection.ts";
 import { AddressedClient } from "./_from_address.ts";
+import { makeCertificates } from "./_tls.ts";
 import {
   type Backend,
   rawConnect,
@@ -257,84 +258,89 @@ Deno.test("the sender is always the session's user", async () => {
 });
 
 Deno.test("TLS: the server serves over TLS with a certificate; clients trust a private CA", async () => {
-  const dir = await Deno.makeTempDir();
+  await using certs = await makeCertificates();
+  await using s = await startTestServer(kv, [
+    "--tls-cert",
+    certs.cert,
+    "--tls-key",
+    certs.key,
+    "--rate",
+    "0",
+  ]);
+  const caCerts = [certs.ca];
+  const conn = await ChatConnection.open({ host: "localhost", port: s.port, tls: true, caCerts });
+  const reg = await conn.request("register", {
+    name: "alice",
+    password: "password1",
+    nickname: "A",
+  });
+  equal(reg.user.name, "alice");
+  await rejects(
+    ChatConnection.open({ host: "localhost", port: s.port, tls: true, timeoutMs: 3000 }),
+    "an unknown CA is refused",
+  );
+  const plain = await rawConnect(s.port);
+  await plain.write(encodeMessage({ type: "hello", id: 1, protocol: 1 }));
+  equal(await plain.read().catch(() => null), null, "plain TCP gets nowhere");
+  plain.close();
+  const again = await conn.request("login", { name: "alice", password: "password1" });
+  equal(again.user.name, "alice", "the server kept serving");
+  // Large frames both ways, many at once.
+  const bob = await ChatConnection.open({ host: "localhost", port: s.port, tls: true, caCerts });
+  await bob.request("register", { name: "bob", password: "password1", nickname: "B" });
+  await bob.request("login", { name: "bob", password: "password1" });
+  const received: number[] = [];
+  bob.on((event) => event.type === "message" && received.push(event.msg.id));
+  const text = "x".repeat(3900);
+  const sent = await Promise.all(Array.from({ length: 200 }, () => conn.request("send", { text })));
+  const deadline = Date.now() + 10_000;
+  while (received.length < sent.length && Date.now() < deadline) await sleep(20);
+  deepStrictEqual(received, sent.map((r) => r.msgId).sort((a, b) => a - b));
+  for (const c of [conn, bob]) c.close();
+  await Promise.all([conn.closed, bob.closed]);
+});
+
+Deno.test("TLS: handshakes that never finish are closed at the login timeout", async () => {
+  await using certs = await makeCertificates();
+  await using s = await startTestServer(kv, [
+    "--tls-cert",
+    certs.cert,
+    "--tls-key",
+    certs.key,
+    "--login-timeout",
+    "1",
+  ]);
+  const descriptors = () => [...Deno.readDirSync("/proc/self/fd")].length;
+  const before = descriptors();
+  // Half of them send nothing, half send the start of a ClientHello.
+  const partialHello = new Uint8Array([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc]);
+  const peers = await Promise.all(Array.from({ length: 40 }, async (_, i) => {
+    const raw = await rawConnect(s.port);
+    if (i % 2 === 1) await raw.write(partialHello);
+    return raw;
+  }));
   try {
-    const openssl = (args: string[]) =>
-      new Deno.Command("openssl", { args, cwd: dir, stdout: "null", stderr: "null" }).output();
-    await openssl([
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=test CA",
-      "-keyout",
-      "ca.key",
-      "-out",
-      "ca.pem",
-    ]);
-    await openssl([
-      "req",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-subj",
-      "/CN=localhost",
-      "-keyout",
-      "server.key",
-      "-out",
-      "server.csr",
-    ]);
-    await Deno.writeTextFile(`${dir}/ext.cnf`, "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
-    await openssl([
-      "x509",
-      "-req",
-      "-in",
-      "server.csr",
-      "-CA",
-      "ca.pem",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-days",
-      "1",
-      "-extfile",
-      "ext.cnf",
-      "-out",
-      "server.pem",
-    ]);
-    await using s = await startTestServer(kv, [
-      "--tls-cert",
-      `${dir}/server.pem`,
-      "--tls-key",
-      `${dir}/server.key`,
-    ]);
-    const caCerts = [await Deno.readTextFile(`${dir}/ca.pem`)];
-    const conn = await ChatConnection.open({ host: "localhost", port: s.port, tls: true, caCerts });
-    const reg = await conn.request("register", {
-      name: "alice",
-      password: "password1",
-      nickname: "A",
-    });
-    equal(reg.user.name, "alice");
-    await rejects(
-      ChatConnection.open({ host: "localhost", port: s.port, tls: true, timeoutMs: 3000 }),
-      "an unknown CA is refused",
+    // Each is closed by the server: the peer reads the end of the stream.
+    const ends = await Promise.all(
+      peers.map((raw) => raw.read(5000).then(() => true, () => false)),
     );
-    const plain = await rawConnect(s.port);
-    await plain.write(encodeMessage({ type: "hello", id: 1, protocol: 1 }));
-    equal(await plain.read().catch(() => null), null, "plain TCP gets nowhere");
-    plain.close();
-    const again = await conn.request("login", { name: "alice", password: "password1" });
-    equal(again.user.name, "alice", "the server kept serving");
-    conn.close();
-    await conn.closed;
+    equal(ends.filter((closed) => !closed).length, 0, "every connection was closed");
+    // Only our own 40 ends are left open, not the server's.
+    const deadline = Date.now() + 5000;
+    while (descriptors() > before + 40 + 5 && Date.now() < deadline) await sleep(20);
+    ok(descriptors() <= before + 40 + 5, `${descriptors() - before} descriptors more than before`);
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    for (const raw of peers) raw.close();
   }
+  // The server still serves TLS.
+  const conn = await ChatConnection.open({
+    host: "localhost",
+    port: s.port,
+    tls: true,
+    caCerts: [certs.ca],
+  });
+  conn.close();
+  await conn.closed;
 });
 
 Deno.test("shutdown under load loses no acknowledged message", async () => {

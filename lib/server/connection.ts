@@ -16,6 +16,7 @@ import { addressKey } from "./address_key.ts";
 import { TokenBucket } from "./limits.ts";
 import { Outbox } from "./outbox.ts";
 import { Session } from "./session.ts";
+import type { Transport } from "./transport.ts";
 
 /**
  * Read buffer sizes. An idle connection holds the smallest; a read that fills its buffer
@@ -39,7 +40,7 @@ export interface ConnectionContext {
 }
 
 /** Serves `conn` until it closes. Never throws. */
-export async function serveConnection(conn: Deno.Conn, ctx: ConnectionContext): Promise<void> {
+export async function serveConnection(conn: Transport, ctx: ConnectionContext): Promise<void> {
   const { core, key, requests } = ctx;
   const { config, hub, log, metrics, now } = core;
   metrics.accepted++;

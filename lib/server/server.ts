@@ -12,6 +12,7 @@ import type { ServerConfig } from "../config/server_config.ts";
 import { openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
 import type { Core } from "./context.ts";
+import { acceptLoop } from "./accept_loop.ts";
 import { serveConnection } from "./connection.ts";
 import { Hub } from "./hub.ts";
 import { RegistrationThrottle } from "./limits.ts";
@@ -19,6 +20,8 @@ import { LoginGuard } from "./login_guard.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { instrumentStore, Metrics } from "./metrics.ts";
 import { startMonitor } from "./monitor.ts";
+import { listenTls } from "./tls_listener.ts";
+import type { Transport, TransportListener } from "./transport.ts";
 
 /** A running server. */
 export interface ChatServer extends AsyncDisposable {
@@ -44,8 +47,6 @@ export interface ServerDeps {
 
 const SWEEP_MS = 1000;
 const SHUTDOWN_GRACE_MS = 5000;
-/** Pause after a failed accept (such as running out of file descriptors). */
-const ACCEPT_RETRY_MS = 100;
 
 /**
  * Starts a server.
@@ -64,13 +65,12 @@ export async function startServer(
   const metrics = new Metrics();
   const rawStore = deps.store ?? await openStore(config, log);
   const store = instrumentStore(rawStore, metrics);
-  let listener: Deno.Listener;
+  let listener: TransportListener;
   try {
     listener = config.tlsCert && config.tlsKey
-      ? Deno.listenTls({
+      ? await listenTls({
         hostname: config.host,
         port: config.port,
-        transport: "tcp",
         cert: await Deno.readTextFile(config.tlsCert),
         key: await Deno.readTextFile(config.tlsKey),
       })
@@ -108,7 +108,7 @@ export async function startServer(
   let stopping: Promise<void> | null = null;
   let serial = 0;
 
-  const serve = (conn: Deno.Conn) =>
+  const serve = (conn: Transport) =>
     serveConnection(conn, {
       core,
       key: `${config.nodeId}#${++serial}`,
@@ -146,25 +146,18 @@ export async function startServer(
     Math.min(SWEEP_MS, config.pingIntervalMs / 4, config.loginTimeoutMs / 4),
   );
 
-  const accepting = (async () => {
-    for (;;) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch (error) {
-        if (stopping || error instanceof Deno.errors.BadResource) return;
-        // Out of file descriptors, or one handshake failed: keep serving, try again shortly.
-        log.error("accept_failed", { error: String(error) });
-        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
-        continue;
-      }
+  const accepting = acceptLoop(
+    listener,
+    (conn) => {
       const task = serve(conn).catch((error) =>
         log.error("connection_failed", { error: String(error) })
       );
       connections.add(task);
       task.finally(() => connections.delete(task));
-    }
-  })();
+    },
+    log,
+    () => stopping !== null,
+  );
 
   const monitor = config.metricsPort === undefined
     ? undefined
