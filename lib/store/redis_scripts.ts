@@ -1,7 +1,9 @@
 /**
  * Lua scripts of the Redis store. Each runs atomically inside Redis; ARGV[1] is always the
- * key prefix. Keys are built inside the scripts, so they suit a single Redis server (or a
- * primary with replicas), not a sharded cluster.
+ * key prefix, and keys and channels are built inside the scripts from it. On a Redis Cluster
+ * the prefix is a hash tag (`{im}:`), so everything a script touches lies in one slot; the
+ * store declares one key of that slot as KEYS[1], which routes the call to the shard that
+ * owns it, and runs the scripts with `SPUBLISH` in place of `PUBLISH` (see `redis.ts`).
  *
  * @module
  */
