@@ -101,7 +101,7 @@ function hashWorkerCommand(): string[] {
   const exec = Deno.execPath();
   if (compiled()) return [exec];
   const worker = new URL("./lib/auth/hash_worker.ts", import.meta.url).pathname;
-  return [exec, "run", "--no-prompt", "--no-config", worker];
+  return [exec, "run", "--quiet", "--no-prompt", "--no-config", worker];
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

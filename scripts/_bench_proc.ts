@@ -354,6 +354,7 @@ export async function spawnServer(options: NodeOptions): Promise<ServerNode> {
   const port = freePort();
   const args = [
     "run",
+    "--quiet",
     "--allow-all",
     SERVER_TS,
     "--host",
@@ -363,6 +364,11 @@ export async function spawnServer(options: NodeOptions): Promise<ServerNode> {
     "--no-http",
     "--rate",
     "0",
+    // Every simulated user registers from this one machine.
+    "--register-address-limit",
+    "1000000",
+    "--register-limit",
+    "1000000",
     "--log-level",
     "warn",
     "--node-id",

@@ -42,6 +42,7 @@ export function compileArgs(
 ): string[] {
   return [
     "compile",
+    "--quiet",
     "--unstable-kv",
     "--unstable-net",
     ...binary.permissions,

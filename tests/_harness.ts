@@ -19,6 +19,17 @@ export type Backend = { kind: "kv" } | { kind: "redis"; url: string };
 
 let prefixCounter = 0;
 
+/**
+ * Every test user registers from 127.0.0.1: registration limits are lifted unless a test
+ * sets its own (later flags win).
+ */
+export const OPEN_REGISTRATION = [
+  "--register-address-limit",
+  "1000000",
+  "--register-limit",
+  "1000000",
+];
+
 /** Flags selecting the backend; each Redis server gets a fresh key prefix. */
 export function backendArgs(backend: Backend, kvPath = ":memory:"): string[] {
   return backend.kind === "kv"
@@ -56,7 +67,17 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const storeArgs = backendArgs(backend, options.kvPath);
   if (options.redisPrefix && backend.kind === "redis") storeArgs[3] = options.redisPrefix;
-  const args = ["--host", "127.0.0.1", "--port", "0", "--http-port", "0", ...storeArgs, ...extra];
+  const args = [
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--http-port",
+    "0",
+    ...storeArgs,
+    ...OPEN_REGISTRATION,
+    ...extra,
+  ];
   const config = parseServerConfig(args, () => undefined, "test");
   const logs: string[] = [];
   const log: Logger = createLogger("debug", (line) => logs.push(line));
@@ -105,6 +126,25 @@ export async function userOn(port: number, name: string, register = true): Promi
   return c;
 }
 
+/** Waits until the server has logged a line that passes `match`, or fails after `ms`. */
+export async function waitForLog(
+  server: TestServer,
+  match: (entry: Record<string, unknown>) => boolean,
+  what: string,
+  ms = 5000,
+): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + ms;
+  let seen = 0;
+  for (;;) {
+    for (; seen < server.logs.length; seen++) {
+      const entry = JSON.parse(server.logs[seen]);
+      if (match(entry)) return entry;
+    }
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for the log to show ${what}`);
+    await sleep(10);
+  }
+}
+
 /** Resolves after `ms`. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -130,13 +170,14 @@ export async function spawnServer(args: string[]): Promise<ServerProcess> {
   const process = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "-q",
+      "--quiet",
       ...SERVER_PERMISSIONS,
       new URL("../server.ts", import.meta.url).pathname,
       "--host",
       "127.0.0.1",
       "--http-port",
       "0",
+      ...OPEN_REGISTRATION,
       ...args,
     ],
     stdin: "null",

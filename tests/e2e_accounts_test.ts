@@ -165,6 +165,55 @@ const cases: Case[] = [
     raw.close();
   }],
 
+  ["-0 is 0: a history page before -0 is an empty page, like before 0", async (backend) => {
+    await using s = await startTestServer(backend);
+    const alice = await s.user("alice");
+    await alice.conn.request("send", { text: "one" });
+    const raw = await rawConnect(s.port);
+    const send = (json: string) => raw.write(encodeFrame(new TextEncoder().encode(json)));
+    await send('{"type":"hello","id":-0,"protocol":1}');
+    equal((await raw.read())?.re, 0);
+    await send('{"type":"login","id":1,"name":"alice","password":"password1"}');
+    equal((await raw.read())?.type, "ok");
+    equal((await raw.read())?.type, "backlog");
+    await send('{"type":"history","id":2,"before":-0,"limit":-0}');
+    deepStrictEqual(await raw.read(), { type: "ok", re: 2, messages: [], more: false });
+    raw.close();
+  }],
+
+  ["lone surrogates are refused in every string; astral characters are kept exactly", async (
+    backend,
+  ) => {
+    await using s = await startTestServer(backend);
+    const c = await s.connect();
+    const register = (name: string, password: string, nickname: string) =>
+      c.conn.request("register", { name, password, nickname });
+    // These nicknames have different keys but became one ("N\ufffd") in the stores.
+    await rejects(register("nina", "password1", "N\udbff"), code("BAD_REQUEST"));
+    await rejects(register("nino", "password1", "N\udc01"), code("BAD_REQUEST"));
+    await rejects(register("lone", "password1", "Lone \ud800 nick"), code("BAD_REQUEST"));
+    // scrypt hashed the password as UTF-8, so "\ud800" and "\ufffd" were one password.
+    await rejects(register("pia", "password\ud800", "Pia"), code("BAD_REQUEST"));
+    await register("pia", "password\ufffd", "Pia");
+    await rejects(
+      c.conn.request("login", { name: "pia", password: "password\ud800" }),
+      code("BAD_REQUEST"),
+    );
+    const nickname = "Astral \u{1F600} \u{10FFFF} nick";
+    await register("astra", "password1", nickname);
+    const login = await c.conn.request("login", { name: "astra", password: "password1" });
+    equal(login.user.nickname, nickname);
+    const other = await s.user("other");
+    deepStrictEqual(
+      (await other.conn.request("users", {})).users.find((u) => u.name === "astra"),
+      { name: "astra", nickname },
+    );
+    await rejects(c.conn.request("send", { text: "bad \udc00" }), code("BAD_REQUEST"));
+    await c.conn.request("send", { text: "\u{1F600}" });
+    const got = await other.next("message", (e) => e.msg.from === "astra");
+    deepStrictEqual([got.msg.nick, got.msg.text], [nickname, "\u{1F600}"]);
+  }],
+
   ["a connection that never logs in is closed after the login timeout", async (backend) => {
     await using s = await startTestServer(backend, ["--login-timeout", "1"]);
     const idle = await TestClient.open(s.port);

@@ -62,6 +62,7 @@ Deno.test("the server exits with a clear error when Redis is unreachable", async
   const command = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
+      "--quiet",
       "-A",
       new URL("../server.ts", import.meta.url).pathname,
       "--port",

@@ -209,6 +209,41 @@ Deno.test("parseClientMessage returns only the known fields", () => {
   deepStrictEqual(parseClientMessage({ type: "pong", id: 9 }), { type: "pong" });
 });
 
+Deno.test("parseClientMessage turns -0 into 0 in every number field", () => {
+  const parsed = parseClientMessage(
+    JSON.parse('{"type":"history","id":-0,"before":-0,"limit":-0}'),
+  );
+  deepStrictEqual(parsed, { type: "history", id: 0, before: 0, limit: 0 });
+  for (const value of Object.values(parsed)) {
+    if (typeof value === "number") strictEqual(Object.is(value, -0), false);
+  }
+  strictEqual(Object.is(requestIdOf({ id: -0 }), 0), true);
+});
+
+Deno.test("parseClientMessage refuses a lone surrogate in any string field with BAD_REQUEST", () => {
+  const lone = ["\ud800", "\udbff", "\udc01", "x\udfff", "\ud800\ud800", "\udc00\ud800"];
+  const messages = (bad: string): Record<string, unknown>[] => [
+    { type: "hello", id: 1, protocol: 1, client: bad },
+    { type: "register", id: 1, name: bad, password: "password1", nickname: "N" },
+    { type: "register", id: 1, name: "alice", password: `password${bad}`, nickname: "N" },
+    { type: "register", id: 1, name: "alice", password: "password1", nickname: `N${bad}` },
+    { type: "login", id: 1, name: "alice", password: `password${bad}` },
+    { type: "resume", id: 1, token: bad },
+    { type: "send", id: 1, text: `hi ${bad}` },
+    { type: "send", id: 1, to: bad, text: "hi" },
+    { type: "nick", id: 1, nickname: `Lone ${bad} nick` },
+    { type: "history", id: 1, with: bad },
+  ];
+  for (const bad of lone) {
+    for (const message of messages(bad)) {
+      throws(() => parseClientMessage(message), chatError("BAD_REQUEST"), JSON.stringify(message));
+    }
+  }
+  // Surrogate pairs are well-formed: astral characters pass unchanged.
+  const astral = { type: "nick", id: 1, nickname: "N \u{1F600} \ud83d\ude00" };
+  deepStrictEqual(parseClientMessage(astral), astral);
+});
+
 Deno.test("requestIdOf returns only usable ids", () => {
   strictEqual(requestIdOf({ id: 5 }), 5);
   strictEqual(requestIdOf({ id: 0, type: "bogus" }), 0);

@@ -62,14 +62,18 @@ export interface ServerConfig {
   /** Requests per second per session (0: unlimited) and the burst allowed. */
   rate: number;
   burst: number;
-  /** Password hashes computed at once (0: one per core) and waiting at most. */
+  /** With `hashWorkers` 0: hashes computed at once on threads (0: one per core). */
   hashConcurrency: number;
   /** Low-priority hashing processes (0: hash on in-process threads). */
   hashWorkers: number;
+  /** Hashing jobs that may wait. */
   hashQueue: number;
-  /** Failed logins allowed per account and per address within `loginWindowMs`. */
+  /** Wrong passwords allowed per account and address pair within `loginWindowMs`. */
   loginLimit: number;
+  /** Failed logins and resumes allowed per address within `loginWindowMs`. */
   addressLimit: number;
+  /** Wrong passwords per account (all addresses) before new addresses are slowed. */
+  accountLimit: number;
   loginWindowMs: number;
   /** Port of the HTTP listener (WebSocket, web client, metrics); absent: off (`--no-http`). */
   httpPort?: number;
@@ -80,6 +84,12 @@ export interface ServerConfig {
   metricsOpen: boolean;
   /** Directory of the built web client. */
   webDir: string;
+  /** Registrations per address, and per node, within `registerWindowMs`. */
+  registerAddressLimit: number;
+  registerLimit: number;
+  registerWindowMs: number;
+  /** IPv6 addresses count for per-address limits by this prefix length (bits). */
+  ipv6Prefix: number;
   /** PEM files for TLS; both or neither. */
   tlsCert?: string;
   tlsKey?: string;
@@ -257,7 +267,7 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     kind: "int",
     default: 7 * 24 * 3600,
     min: 1,
-    help: "Resume token lifetime, seconds (renewed on each resume)",
+    help: "Resume token lifetime, seconds (a resume renews it once less than half is left)",
   },
   {
     flag: "login-timeout",
@@ -306,7 +316,8 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     default: 0,
     min: 0,
     max: 256,
-    help: "With --hash-workers 0: password hashes computed at once on threads (0: one per core)",
+    help: "Password hashes computed at once on in-process threads, only with --hash-workers 0 " +
+      "(0: one per core)",
   },
   {
     flag: "hash-workers",
@@ -331,7 +342,8 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     kind: "int",
     default: 5,
     min: 1,
-    help: "Failed logins per account within the login window before it must wait",
+    help: "Wrong passwords per account from one address within the login window before " +
+      "that account and address pair must wait",
   },
   {
     flag: "address-limit",
@@ -339,7 +351,17 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     kind: "int",
     default: 20,
     min: 1,
-    help: "Failed logins per remote address within the login window before it must wait",
+    help: "Failed logins and resumes per remote address within the login window before it " +
+      "must wait",
+  },
+  {
+    flag: "account-limit",
+    env: "IM_ACCOUNT_LIMIT",
+    kind: "int",
+    default: 10,
+    min: 1,
+    help: "Wrong passwords per account (all addresses) within the login window before it is " +
+      "slowed for addresses it never logged in from (never locked)",
   },
   {
     flag: "login-window",
@@ -370,6 +392,39 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     env: "IM_HTTP_HOST",
     kind: "string",
     help: "Address of the HTTP listener (default: --host)",
+  },
+  {
+    flag: "register-address-limit",
+    env: "IM_REGISTER_ADDRESS_LIMIT",
+    kind: "int",
+    default: 10,
+    min: 1,
+    help: "Registrations per remote address within the register window",
+  },
+  {
+    flag: "register-limit",
+    env: "IM_REGISTER_LIMIT",
+    kind: "int",
+    default: 1000,
+    min: 1,
+    help: "Registrations per node within the register window, all addresses together",
+  },
+  {
+    flag: "register-window",
+    env: "IM_REGISTER_WINDOW",
+    kind: "int",
+    default: 3600,
+    min: 1,
+    help: "Seconds over which registrations are counted",
+  },
+  {
+    flag: "ipv6-prefix",
+    env: "IM_IPV6_PREFIX",
+    kind: "int",
+    default: 64,
+    min: 1,
+    max: 128,
+    help: "Per-address limits count an IPv6 address by its network prefix of this many bits",
   },
   {
     flag: "metrics-port",
@@ -499,6 +554,7 @@ export function parseServerConfig(
     burst: o.burst as number,
     loginLimit: o["login-limit"] as number,
     addressLimit: o["address-limit"] as number,
+    accountLimit: o["account-limit"] as number,
     loginWindowMs: (o["login-window"] as number) * 1000,
     httpPort: o.http === false
       ? undefined
@@ -509,6 +565,10 @@ export function parseServerConfig(
     metricsOpen: o["metrics-open"] as boolean,
     webDir: (o["web-dir"] as string | undefined) ??
       new URL("../../dist/web/", import.meta.url).pathname,
+    registerAddressLimit: o["register-address-limit"] as number,
+    registerLimit: o["register-limit"] as number,
+    registerWindowMs: (o["register-window"] as number) * 1000,
+    ipv6Prefix: o["ipv6-prefix"] as number,
     tlsCert,
     tlsKey,
     logLevel: o["log-level"] as LogLevel,
