@@ -211,8 +211,8 @@ export async function rawConnect(port: number): Promise<RawConn> {
   return new RawConn(await Deno.connect({ hostname: "127.0.0.1", port }));
 }
 
-/** A bare connection that sends bytes and reads decoded frames. */
-export class RawConn {
+/** A bare connection that sends bytes and reads decoded frames; `using` closes it. */
+export class RawConn implements Disposable {
   readonly conn: Deno.TcpConn;
   #buffer = new Uint8Array(0);
 
@@ -260,5 +260,9 @@ export class RawConn {
     } catch {
       // already closed
     }
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
   }
 }
