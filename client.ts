@@ -1,36 +1,49 @@
 /**
  * Entry point of the terminal chat client: `deno task client [options]`, `--help` for the
- * options. On a terminal it is interactive (menus, hidden password, colour); with stdin
- * redirected it runs in line mode, one command per input line and one output line per
- * event (format in `lib/client/view.ts`).
+ * options. On a terminal it is interactive (windows, status bar, line editor); with `--json`
+ * (or stdin not a terminal) it is a bot interface, one JSON object per line each way
+ * (`lib/client/json_mode.ts`).
  *
  * @module
  */
 
-import process from "node:process";
 import { ChatClient } from "./lib/client/chat_client.ts";
-import { parseCommand } from "./lib/client/commands.ts";
+import { ChatConnection } from "./lib/client/connection.ts";
 import { makeClock } from "./lib/client/format.ts";
-import { type AppDeps, type ChatTerminal, runApp } from "./lib/client/ui/app.ts";
-import { InquirerPrompter } from "./lib/client/ui/inquirer_prompter.ts";
-import { LinePrompter, LineQueue, readLines } from "./lib/client/ui/prompter.ts";
-import { TtyLines } from "./lib/client/ui/tty.ts";
-import { humanView, lineView } from "./lib/client/view.ts";
-import { CLIENT_OPTIONS, parseClientConfig } from "./lib/config/client_config.ts";
+import { runJsonMode } from "./lib/client/json_mode.ts";
+import { stateDir } from "./lib/client/settings.ts";
+import { ChatApp } from "./lib/client/ui/chat_app.ts";
+import { readLines } from "./lib/client/ui/lines.ts";
+import { StateDir } from "./lib/client/ui/state_dir.ts";
+import { Terminal } from "./lib/client/ui/terminal.ts";
+import {
+  CLIENT_OPTIONS,
+  type ClientConfig,
+  parseClientConfig,
+} from "./lib/config/client_config.ts";
 import { formatHelp, UsageError } from "./lib/config/flags.ts";
+import { chooseLang, type MessageKey, texts } from "./lib/i18n/translate.ts";
 
 /** Runs the client; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
+  const env = (name: string) => Deno.env.get(name);
+  const langFlag = args.find((a) => a.startsWith("--lang="))?.slice(7) ??
+    (args.includes("--lang") ? args[args.indexOf("--lang") + 1] : undefined);
+  const tx = texts(chooseLang(langFlag ?? env("IM_LANG"), env));
   if (args.includes("--help")) {
-    console.log(formatHelp("imchat client", "Terminal chat client", CLIENT_OPTIONS));
+    const specs = CLIENT_OPTIONS.map((o) => ({ ...o, help: tx.t(`flag.${o.flag}` as MessageKey) }));
+    console.log(formatHelp("imchat client", tx.t("cli.summary"), specs));
     return 0;
   }
-  let config;
+  let config: ClientConfig;
   try {
-    config = parseClientConfig(args, (name) => Deno.env.get(name));
+    config = parseClientConfig(args, env);
+    if ((config.user === undefined) !== (config.password === undefined)) {
+      throw new UsageError(tx.t("cli.userPassword"));
+    }
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    console.error(`${error.message}\nRun with --help to see the options.`);
+    console.error(`${error.message}\n${tx.t("cli.seeHelp")}`);
     return 2;
   }
   let caCerts: string[] | undefined;
@@ -38,73 +51,106 @@ export async function main(args: string[]): Promise<number> {
     try {
       caCerts = [await Deno.readTextFile(config.caFile)];
     } catch (error) {
-      console.error(`Cannot read the CA file ${config.caFile}: ${(error as Error).message}`);
+      console.error(tx.t("cli.caFile", { file: config.caFile, why: (error as Error).message }));
       return 1;
     }
   }
   const { host, port, tls } = config;
-  const newClient = () =>
-    new ChatClient({ host, port, tls, caCerts, clientName: "imchat-terminal" });
-  const interactive = Deno.stdin.isTerminal();
-  const io = interactive ? terminalIo(config.color && Deno.stdout.isTerminal()) : lineModeIo();
-  return await runApp({ ...io, host, port, newClient });
+  const json = config.json || !Deno.stdin.isTerminal();
+  const client = new ChatClient({
+    connect: () =>
+      ChatConnection.open({
+        host,
+        port,
+        tls,
+        caCerts,
+        clientName: json ? "imchat-json" : "imchat-terminal",
+      }),
+  });
+  const credentials = config.user !== undefined && config.password !== undefined
+    ? {
+      name: config.user,
+      password: config.password,
+      ...(config.register ? { register: { nickname: config.nickname ?? config.user } } : {}),
+    }
+    : undefined;
+  if (json) return await runJson(config, client, credentials);
+  return await interactiveMain(config, client, credentials);
 }
 
-type IoDeps = Omit<AppDeps, "host" | "port" | "newClient">;
+type Credentials = { name: string; password: string; register?: { nickname: string } };
 
-/** Interactive: inquirer menus, readline chat screen, human-readable lines. */
-function terminalIo(color: boolean): IoDeps {
-  const clock = makeClock();
-  const print = (lines: readonly string[]) => {
-    if (lines.length > 0) process.stdout.write(lines.join("\n") + "\n");
-  };
-  const openChat = (): ChatTerminal => {
-    const tty = new TtyLines({
-      prompt: color ? "\x1b[1m>\x1b[22m " : "> ",
-      // A message is shown again, with its time, once the server has accepted it.
-      erase: (line) => parseCommand(line)?.kind === "send" || line.trim() === "",
-    });
-    return {
-      lines: tty,
-      print: (lines) => tty.print(lines),
-      prompter: new LinePrompter(tty, (line) => tty.print([line]), { style: "human" }),
-      setStatus: (status) => tty.setStatus(status),
-      restoreInput: (text) => tty.restoreInput(text),
-      close: () => tty.close(),
-    };
-  };
-  return {
-    prompter: new InquirerPrompter(),
-    print,
-    openChat,
-    view: (self) => humanView({ color, clock, me: self?.me, nickOf: self?.nickOf }),
-    checkLocally: true,
-  };
-}
-
-/** Line mode: one line in per answer or command, one line out per event. */
-function lineModeIo(): IoDeps {
+async function runJson(
+  config: ClientConfig,
+  client: ChatClient,
+  credentials: Credentials | undefined,
+): Promise<number> {
   const encoder = new TextEncoder();
-  const print = (lines: readonly string[]) => {
-    if (lines.length === 0) return;
-    const bytes = encoder.encode(lines.map((line) => line + "\n").join(""));
+  const write = (line: string) => {
+    const bytes = encoder.encode(line + "\n");
     try {
       for (let offset = 0; offset < bytes.length;) {
         offset += Deno.stdout.writeSync(bytes.subarray(offset));
       }
     } catch {
-      // Nobody reads stdout any more: keep going until stdin ends.
+      // Nobody reads stdout any more.
     }
   };
-  const lines = new LineQueue(readLines(Deno.stdin.readable));
-  const prompter = new LinePrompter(lines, (line) => print([line]));
-  return {
-    prompter,
-    print,
-    openChat: () => ({ lines, print, prompter, close() {} }),
-    view: () => lineView(),
-    checkLocally: false,
-  };
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    return await runJsonMode({
+      client,
+      lines: readLines(Deno.stdin.readable, stop.signal),
+      write,
+      credentials,
+      stay: config.stay,
+      stop: stop.signal,
+    });
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+}
+
+async function interactiveMain(
+  config: ClientConfig,
+  client: ChatClient,
+  credentials: Credentials | undefined,
+): Promise<number> {
+  const tx = texts(config.lang);
+  const terminal = new Terminal();
+  const dir = new StateDir(config.stateDir ?? stateDir((name) => Deno.env.get(name)));
+  const exited = Promise.withResolvers<{ code: number; lines: string[] }>();
+  const app = new ChatApp({
+    client,
+    screen: terminal,
+    tx,
+    color: config.color,
+    bell: config.bell,
+    clock: makeClock(),
+    host: config.host,
+    port: config.port,
+    kept: dir,
+    credentials,
+    exit: (code, lines) => exited.resolve({ code, lines }),
+  });
+  const onSignal = () => void app.terminate();
+  Deno.addSignalListener("SIGTERM", onSignal);
+  terminal.start((keys) => app.keys(keys), () => app.drawNow(), () => void app.terminate());
+  try {
+    void app.run();
+    const { code, lines } = await exited.promise;
+    await terminal.stop(lines);
+    return code;
+  } catch (error) {
+    await terminal.stop();
+    throw error;
+  } finally {
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

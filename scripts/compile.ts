@@ -20,13 +20,14 @@ export const BINARIES = [
       "--allow-write",
       "--allow-env",
       "--allow-sys",
-      "--allow-run=chrt,nice",
+      "--allow-run",
     ],
   },
   {
     name: "imchat-client",
     entry: "client.ts",
-    permissions: ["--allow-net", "--allow-read", "--allow-env", "--allow-sys"],
+    // --allow-write: the input history and settings in the state directory.
+    permissions: ["--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-sys"],
   },
 ] as const;
 
@@ -39,6 +40,7 @@ export function compileArgs(
   return [
     "compile",
     "--unstable-kv",
+    "--unstable-net",
     ...binary.permissions,
     ...(target ? ["--target", target] : []),
     "--output",

@@ -120,11 +120,17 @@ export interface ServerProcess extends AsyncDisposable {
   stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
 }
 
-/** Runs `server.ts` with `args` and waits until it listens. */
+/**
+ * Runs `server.ts` with `args` and waits until it listens (with `--workers` above 1: until
+ * the supervisor says every worker listens).
+ */
 export async function spawnServer(args: string[]): Promise<ServerProcess> {
+  const workers = args.includes("--workers") && Number(args[args.indexOf("--workers") + 1]) > 1;
+  const readyEvent = workers ? "supervisor_ready" : "listening";
   const process = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
+      "-q",
       ...SERVER_PERMISSIONS,
       new URL("../server.ts", import.meta.url).pathname,
       "--host",
@@ -147,7 +153,7 @@ export async function spawnServer(args: string[]): Promise<ServerProcess> {
         lines.push(line);
         try {
           const entry = JSON.parse(line);
-          if (entry.event === "listening") listening.resolve(entry.port);
+          if (entry.event === readyEvent) listening.resolve(entry.port);
         } catch {
           // not a log line
         }

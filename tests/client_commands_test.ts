@@ -1,85 +1,111 @@
+/** Pure command parsing and Tab completion. */
+
 import assert from "node:assert/strict";
 import { parseCommand } from "../lib/client/commands.ts";
+import { applyCompletion, cycleCompletion, startCompletion } from "../lib/client/completion.ts";
 
-Deno.test("plain text goes to everyone exactly as typed", () => {
-  assert.deepEqual(parseCommand("hello   world  "), { kind: "send", text: "hello   world  " });
-  assert.deepEqual(parseCommand("你好 世界"), { kind: "send", text: "你好 世界" });
+Deno.test("plain text goes to the current window as typed; // escapes a slash", () => {
+  assert.deepEqual(parseCommand("  hello   there "), { kind: "say", text: "  hello   there " });
+  assert.deepEqual(parseCommand("//shrug"), { kind: "say", text: "/shrug" });
+  assert.deepEqual(parseCommand("line 1\nline 2"), { kind: "say", text: "line 1\nline 2" });
+  assert.equal(parseCommand("   "), null);
 });
 
-Deno.test("blank lines are ignored", () => {
-  assert.equal(parseCommand(""), null);
-  assert.equal(parseCommand("   \t "), null);
-});
-
-Deno.test("/msg keeps every space of the text (the old client cut at the first one)", () => {
-  assert.deepEqual(parseCommand("/msg bob hello   there,  friend "), {
-    kind: "send",
-    to: "bob",
-    text: "hello   there,  friend ",
+Deno.test("users by login name or nickname; rooms with or without #", () => {
+  assert.deepEqual(parseCommand("/msg 小明 你好  吗"), {
+    kind: "msg",
+    to: "小明",
+    text: "你好  吗",
   });
-  assert.deepEqual(parseCommand("/MSG Bob  two words"), {
-    kind: "send",
-    to: "Bob",
-    text: "two words",
+  assert.deepEqual(parseCommand("/m @123 hi"), { kind: "msg", to: "123", text: "hi" });
+  assert.deepEqual(parseCommand("/msg bob"), { kind: "usage", command: "msg" });
+  assert.deepEqual(parseCommand("/join #Rust"), { kind: "join", room: "rust" });
+  assert.deepEqual(parseCommand("/part"), { kind: "part" });
+  assert.deepEqual(parseCommand("/query 小明"), { kind: "query", user: "小明" });
+  assert.deepEqual(parseCommand("/query bob hi there"), {
+    kind: "query",
+    user: "bob",
+    text: "hi there",
   });
-  assert.deepEqual(parseCommand("/msg @123 hi"), { kind: "send", to: "123", text: "hi" });
-});
-
-Deno.test("/msg without a user or text explains the usage", () => {
-  const none = parseCommand("/msg");
-  assert.equal(none?.kind, "error");
-  assert.match((none as { message: string }).message, /Usage: \/msg <user> <text>/);
-  const noText = parseCommand("/msg bob   ");
-  assert.equal(noText?.kind, "error");
-  assert.match((noText as { message: string }).message, /\/msg bob <text>/);
-});
-
-Deno.test("simple commands", () => {
-  assert.deepEqual(parseCommand("/users"), { kind: "users" });
-  assert.deepEqual(parseCommand("/count"), { kind: "count" });
-  assert.deepEqual(parseCommand("/menu"), { kind: "menu" });
-  assert.deepEqual(parseCommand("/help"), { kind: "help" });
-  assert.deepEqual(parseCommand("/quit"), { kind: "quit" });
-  assert.deepEqual(parseCommand("  /QUIT  "), { kind: "quit" });
-  assert.deepEqual(parseCommand("/top"), { kind: "top" });
-  assert.deepEqual(parseCommand("/top 10"), { kind: "top", limit: 10 });
-  assert.equal(parseCommand("/top lots")?.kind, "error");
-  assert.equal(parseCommand("/users bob")?.kind, "error");
-});
-
-Deno.test("/nick takes the whole rest of the line", () => {
-  assert.deepEqual(parseCommand("/nick  Big Bob  "), { kind: "nick", nickname: "Big Bob" });
-  assert.equal(parseCommand("/nick")?.kind, "error");
-});
-
-Deno.test("/history: user, count and paging in any combination", () => {
-  assert.deepEqual(parseCommand("/history"), { kind: "history" });
-  assert.deepEqual(parseCommand("/history 50"), { kind: "history", limit: 50 });
-  assert.deepEqual(parseCommand("/history bob"), { kind: "history", with: "bob" });
-  assert.deepEqual(parseCommand("/history bob 5"), { kind: "history", with: "bob", limit: 5 });
-  assert.deepEqual(parseCommand("/history bob 5 before 120"), {
-    kind: "history",
-    with: "bob",
-    limit: 5,
-    before: 120,
+  assert.deepEqual(parseCommand("/reply ok"), { kind: "reply", text: "ok" });
+  assert.deepEqual(parseCommand("/me waves"), { kind: "say", text: "waves", action: true });
+  assert.deepEqual(parseCommand("/kick bob #rust"), {
+    kind: "roomUser",
+    action: "kick",
+    user: "bob",
+    room: "rust",
   });
-  assert.deepEqual(parseCommand("/history before 7"), { kind: "history", before: 7 });
-  assert.deepEqual(parseCommand("/history @123"), { kind: "history", with: "123" });
-  for (const bad of ["/history bob 0", "/history 5 before", "/history bob 5 x", "/history 9999"]) {
-    assert.equal(parseCommand(bad)?.kind, "error", bad);
-  }
+  assert.deepEqual(parseCommand("/invite 小明"), {
+    kind: "roomUser",
+    action: "invite",
+    user: "小明",
+  });
 });
 
-Deno.test("an unknown command is an error that helps", () => {
-  const result = parseCommand("/xyz now");
-  assert.equal(result?.kind, "error");
-  const message = (result as { message: string }).message;
-  assert.match(message, /Unknown command "\/xyz"/);
-  assert.match(message, /\/help/);
-  assert.match((parseCommand("/usres") as { message: string }).message, /Did you mean \/users\?/);
+Deno.test("room commands, windows, away, ignore, settings", () => {
+  assert.deepEqual(parseCommand("/create dev private Dev team"), {
+    kind: "create",
+    room: "dev",
+    public: false,
+    title: "Dev team",
+  });
+  assert.deepEqual(parseCommand("/create dev"), { kind: "create", room: "dev", public: true });
+  assert.deepEqual(parseCommand("/topic #rust all about Rust"), {
+    kind: "topic",
+    room: "rust",
+    topic: "all about Rust",
+  });
+  assert.deepEqual(parseCommand("/topic hello world"), { kind: "topic", topic: "hello world" });
+  assert.deepEqual(parseCommand("/topic"), { kind: "topic" });
+  assert.deepEqual(parseCommand("/win 3"), { kind: "win", n: 3 });
+  assert.deepEqual(parseCommand("/win x"), { kind: "usage", command: "win" });
+  assert.deepEqual(parseCommand("/away lunch, back at 2"), {
+    kind: "away",
+    reason: "lunch, back at 2",
+  });
+  assert.deepEqual(parseCommand("/back"), { kind: "away" });
+  assert.deepEqual(parseCommand("/ignore 小明"), { kind: "ignore", user: "小明" });
+  assert.deepEqual(parseCommand("/set presence off"), {
+    kind: "set",
+    name: "presence",
+    value: "off",
+  });
+  assert.deepEqual(parseCommand("/set bell on"), { kind: "set", name: "bell", value: true });
+  assert.deepEqual(parseCommand("/set presence loud"), { kind: "usage", command: "set" });
+  assert.deepEqual(parseCommand("/history 5 before 30"), { kind: "history", limit: 5, before: 30 });
+  assert.deepEqual(parseCommand("/history before"), { kind: "usage", command: "history" });
+  assert.deepEqual(parseCommand("/top 3 here"), { kind: "top", limit: 3, room: true });
 });
 
-Deno.test("//text sends text that starts with a slash", () => {
-  assert.deepEqual(parseCommand("//shrug  ok"), { kind: "send", text: "/shrug  ok" });
-  assert.deepEqual(parseCommand("//"), { kind: "send", text: "/" });
+Deno.test("unknown commands suggest the nearest one", () => {
+  assert.deepEqual(parseCommand("/jion x"), { kind: "unknown", name: "jion", guess: "join" });
+  assert.deepEqual(parseCommand("/xyzzy"), { kind: "unknown", name: "xyzzy" });
+  assert.deepEqual(parseCommand("/QUIT"), { kind: "quit" });
+});
+
+const sources = {
+  users: [{ name: "bob", nickname: "小明" }, { name: "alice", nickname: "Alice W." }, {
+    name: "albert",
+    nickname: "Al",
+  }],
+  rooms: ["rust", "random", "lobby"],
+};
+
+Deno.test("completion: commands, rooms, nicknames and login names; Tab cycles", () => {
+  const c = startCompletion("/jo", 3, sources)!;
+  assert.deepEqual(c.candidates, ["/join "]);
+  const r = startCompletion("/join r", 7, sources)!;
+  assert.deepEqual(r.candidates, ["random ", "rust "]);
+  assert.deepEqual(applyCompletion(cycleCompletion(r)), { text: "/join rust ", cursor: 11 });
+  const h = startCompletion("see #lo", 7, sources)!;
+  assert.deepEqual(h.candidates, ["#lobby "]);
+  const n = startCompletion("al", 2, sources)!;
+  assert.deepEqual(n.candidates, ["Al: ", "albert: ", "Alice W.: ", "alice: "]);
+  const m = startCompletion("/msg 小", 6, sources)!;
+  assert.deepEqual(applyCompletion(m), { text: "/msg 小明 ", cursor: 8 });
+  const spaced = startCompletion("/msg ali", 8, sources)!;
+  assert.deepEqual(spaced.candidates, ["alice "], "a nickname with a space is given by login name");
+  const mid = startCompletion("hi bo and", 5, sources)!;
+  assert.deepEqual(applyCompletion(mid), { text: "hi bob  and", cursor: 7 });
+  assert.equal(startCompletion("zz", 2, sources), null);
 });

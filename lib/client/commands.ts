@@ -1,129 +1,278 @@
 /**
- * Parses one line typed in the chat screen into a command. Pure code.
+ * Parses one line typed in the chat screen into a command. Pure code, no wording: a bad
+ * line gives a `usage` or `unknown` result that the UI puts into the user's language.
  *
- * - plain text sends to everyone, exactly as typed (spaces kept);
+ * - plain text goes to the current window, exactly as typed (spaces and line breaks kept);
  * - `//text` sends `/text` literally;
- * - `/msg <user> <text>` sends privately: the text is everything after the whitespace that
- *   follows the user name, with all its spaces (the original client cut it at the first
- *   space);
- * - `/users`, `/count`, `/top [n]`, `/nick <nickname...>`, `/menu`, `/help`, `/quit`;
- * - `/history [user] [n] [before <id>]`; a user whose login name is all digits is written
- *   with a leading `@` (`/history @123`), which is accepted wherever a user is expected;
- * - blank lines give `null` (ignored); anything else starting with `/` is an `error`
- *   with a sentence for the user.
+ * - wherever a user is named, a login name or a nickname may be given (the server resolves
+ *   both); wherever a room is named, a leading `#` is allowed;
+ * - commands are listed in {@linkcode COMMANDS} with their aliases.
  *
  * @module
  */
 
+/** Presence display modes of `/set presence`. */
+export type PresenceMode = "off" | "summary" | "all";
+
 /** A parsed chat input line. */
 export type Command =
-  | { kind: "send"; text: string; to?: string }
+  | { kind: "say"; text: string; action?: boolean }
+  | { kind: "msg"; to: string; text: string }
+  | { kind: "query"; user: string; text?: string }
+  | { kind: "reply"; text?: string }
+  | { kind: "join"; room: string }
+  | { kind: "part"; room?: string }
+  | { kind: "rooms"; query?: string }
+  | { kind: "create"; room: string; public: boolean; title?: string }
+  | {
+    kind: "roomUser";
+    action: "invite" | "kick" | "ban" | "unban" | "transfer";
+    user: string;
+    room?: string;
+  }
+  | { kind: "topic"; topic?: string; room?: string }
+  | { kind: "members"; room?: string }
+  | { kind: "win"; n: number }
+  | { kind: "next" }
+  | { kind: "close" }
+  | { kind: "away"; reason?: string }
+  | { kind: "ignore"; user?: string }
+  | { kind: "unignore"; user: string }
+  | { kind: "set"; name: "presence"; value: PresenceMode }
+  | { kind: "set"; name: "bell"; value: boolean }
   | { kind: "users" }
-  | { kind: "count" }
-  | { kind: "top"; limit?: number }
+  | { kind: "count"; room?: string }
+  | { kind: "top"; limit?: number; room?: boolean }
   | { kind: "nick"; nickname: string }
-  | { kind: "history"; with?: string; limit?: number; before?: number }
-  | { kind: "menu" }
-  | { kind: "help" }
+  | { kind: "history"; limit?: number; before?: number }
+  | { kind: "windows" }
+  | { kind: "clear" }
+  | { kind: "help"; topic?: string }
   | { kind: "quit" }
-  | { kind: "error"; message: string };
+  | { kind: "usage"; command: CommandName }
+  | { kind: "unknown"; name: string; guess?: CommandName };
 
-/** Command names, for the help and for "did you mean". */
-export const COMMAND_NAMES = [
-  "msg",
-  "users",
-  "count",
-  "top",
-  "nick",
-  "history",
-  "menu",
-  "help",
-  "quit",
-] as const;
+/** Every command with its aliases; the first name is the one shown in help. */
+export const COMMANDS = {
+  msg: ["m", "w"],
+  query: ["q"],
+  reply: ["r"],
+  me: [],
+  join: ["j"],
+  part: ["leave"],
+  rooms: ["list"],
+  create: [],
+  invite: [],
+  kick: [],
+  ban: [],
+  unban: [],
+  transfer: [],
+  topic: [],
+  members: ["names"],
+  win: ["window"],
+  next: [],
+  windows: [],
+  close: [],
+  away: [],
+  back: [],
+  ignore: [],
+  unignore: [],
+  set: [],
+  users: ["who"],
+  count: [],
+  top: [],
+  nick: [],
+  history: ["hist"],
+  clear: [],
+  help: ["?"],
+  quit: ["exit", "logout"],
+} as const satisfies Record<string, readonly string[]>;
+
+/** A command's main name. */
+export type CommandName = keyof typeof COMMANDS;
+
+/** Command names for completion: main names first. */
+export const COMMAND_NAMES: readonly CommandName[] = Object.keys(COMMANDS) as CommandName[];
+
+const ALIASES: ReadonlyMap<string, CommandName> = new Map(
+  COMMAND_NAMES.flatMap((name) => [
+    [name, name] as const,
+    ...COMMANDS[name].map((alias) => [alias, name] as const),
+  ]),
+);
 
 /** Most messages `/history` and `/top` ask for. */
 export const LIST_MAX = 200;
 
-const HISTORY_USAGE = "Usage: /history [user] [n] [before <id>]";
-
 /**
- * Parses a line typed in the chat screen.
+ * Parses a line typed in the chat screen; `null` for a blank line.
  *
  * @example
  * ```ts
- * parseCommand("/msg bob hello   there"); // { kind: "send", to: "bob", text: "hello   there" }
- * parseCommand("//shrug"); // { kind: "send", text: "/shrug" }
- * parseCommand("   "); // null
+ * parseCommand("/msg bob hello   there"); // { kind: "msg", to: "bob", text: "hello   there" }
+ * parseCommand("//shrug"); // { kind: "say", text: "/shrug" }
+ * parseCommand("/join #rust"); // { kind: "join", room: "rust" }
  * ```
  */
 export function parseCommand(line: string): Command | null {
   if (line.trim() === "") return null;
   const start = line.trimStart();
-  if (!start.startsWith("/")) return { kind: "send", text: line };
-  if (start.startsWith("//")) return { kind: "send", text: start.slice(1) };
-  const match = /^\/(\S+)\s*([\s\S]*)$/.exec(start)!;
-  const name = match[1].toLowerCase();
-  const rest = match[2];
+  if (!start.startsWith("/")) return { kind: "say", text: line };
+  if (start.startsWith("//")) return { kind: "say", text: start.slice(1) };
+  const match = /^\/(\S+)(?:[ \t]+([\s\S]*))?$/.exec(start.trimEnd());
+  if (!match) return { kind: "say", text: line };
+  const typed = match[1].toLowerCase();
+  const rest = match[2] ?? "";
   const args = rest.trim() === "" ? [] : rest.trim().split(/\s+/);
+  const name = ALIASES.get(typed);
+  if (name === undefined) return unknown(typed);
+  const usage: Command = { kind: "usage", command: name };
   switch (name) {
-    case "msg":
-    case "m":
-    case "w":
-      return parseMsg(rest);
-    case "users":
-    case "who":
-      return noArgs({ kind: "users" }, args, name);
-    case "count":
-      return noArgs({ kind: "count" }, args, name);
-    case "menu":
-      return noArgs({ kind: "menu" }, args, name);
-    case "help":
-    case "?":
-      return { kind: "help" };
-    case "quit":
-    case "exit":
-    case "logout":
-      return { kind: "quit" };
-    case "nick": {
-      const nickname = rest.trim();
-      if (nickname === "") return error("Usage: /nick <new nickname>");
-      return { kind: "nick", nickname };
+    case "msg": {
+      const m = /^(\S+)\s+([\s\S]*\S[\s\S]*)$/.exec(rest);
+      return m ? { kind: "msg", to: userArg(m[1]), text: m[2] } : usage;
     }
-    case "top": {
-      if (args.length === 0) return { kind: "top" };
-      const limit = count(args[0]);
-      if (args.length > 1 || limit === undefined) {
-        return error(`Usage: /top [n], where n is a number from 1 to ${LIST_MAX}`);
+    case "query": {
+      const m = /^(\S+)(?:\s+([\s\S]*))?$/.exec(rest);
+      if (!m) return usage;
+      const text = m[2]?.trim() ? m[2] : undefined;
+      return text === undefined ? { kind: "query", user: userArg(m[1]) } : {
+        kind: "query",
+        user: userArg(m[1]),
+        text,
+      };
+    }
+    case "reply":
+      return rest.trim() === "" ? { kind: "reply" } : { kind: "reply", text: rest };
+    case "me":
+      return rest.trim() === "" ? usage : { kind: "say", text: rest, action: true };
+    case "join":
+      return args.length === 1 ? { kind: "join", room: roomArg(args[0]) } : usage;
+    case "part":
+      if (args.length > 1) return usage;
+      return args.length === 0 ? { kind: "part" } : { kind: "part", room: roomArg(args[0]) };
+    case "rooms":
+      if (args.length > 1) return usage;
+      return args.length === 0 ? { kind: "rooms" } : { kind: "rooms", query: roomArg(args[0]) };
+    case "create": {
+      if (args.length === 0) return usage;
+      let isPublic = true;
+      const words = args.slice(1);
+      if (words[0] === "private" || words[0] === "invite-only" || words[0] === "-p") {
+        isPublic = false;
+        words.shift();
       }
-      return { kind: "top", limit };
+      const title = words.join(" ");
+      const out: Command = { kind: "create", room: roomArg(args[0]), public: isPublic };
+      return title === "" ? out : { ...out, title };
     }
+    case "invite":
+    case "kick":
+    case "ban":
+    case "unban":
+    case "transfer": {
+      if (args.length < 1 || args.length > 2) return usage;
+      const out: Command = { kind: "roomUser", action: name, user: userArg(args[0]) };
+      return args.length === 2 ? { ...out, room: roomArg(args[1]) } : out;
+    }
+    case "topic": {
+      if (rest.trim() === "") return { kind: "topic" };
+      const m = /^#(\S+)(?:\s+([\s\S]*))?$/.exec(rest.trim());
+      if (m) return { kind: "topic", room: m[1].toLowerCase(), topic: m[2] ?? "" };
+      return { kind: "topic", topic: rest.trim() };
+    }
+    case "members":
+      if (args.length > 1) return usage;
+      return args.length === 0 ? { kind: "members" } : { kind: "members", room: roomArg(args[0]) };
+    case "win": {
+      const n = args.length === 1 && /^\d{1,3}$/.test(args[0]) ? Number(args[0]) : 0;
+      return n >= 1 ? { kind: "win", n } : usage;
+    }
+    case "next":
+      return { kind: "next" };
+    case "windows":
+      return { kind: "windows" };
+    case "close":
+      return { kind: "close" };
+    case "away":
+      return rest.trim() === "" ? { kind: "away" } : { kind: "away", reason: rest.trim() };
+    case "back":
+      return { kind: "away" };
+    case "ignore":
+      if (args.length > 1) return usage;
+      return args.length === 0 ? { kind: "ignore" } : { kind: "ignore", user: userArg(args[0]) };
+    case "unignore":
+      return args.length === 1 ? { kind: "unignore", user: userArg(args[0]) } : usage;
+    case "set":
+      return parseSet(args) ?? usage;
+    case "users":
+      return { kind: "users" };
+    case "count":
+      if (args.length > 1) return usage;
+      return args.length === 0 ? { kind: "count" } : { kind: "count", room: roomArg(args[0]) };
+    case "top": {
+      let limit: number | undefined;
+      let room = false;
+      for (const arg of args) {
+        if (arg === "here" || arg === "room") room = true;
+        else if (limit === undefined && count(arg) !== undefined) limit = count(arg);
+        else return usage;
+      }
+      const out: Command = { kind: "top" };
+      if (limit !== undefined) out.limit = limit;
+      if (room) out.room = true;
+      return out;
+    }
+    case "nick":
+      return rest.trim() === "" ? usage : { kind: "nick", nickname: rest.trim() };
     case "history":
-    case "hist":
-      return parseHistory(args);
-    default:
-      return error(unknownCommand(name));
+      return parseHistory(args) ?? usage;
+    case "clear":
+      return { kind: "clear" };
+    case "help":
+      return args.length === 0
+        ? { kind: "help" }
+        : { kind: "help", topic: args[0].replace(/^\//, "") };
+    case "quit":
+      return { kind: "quit" };
   }
 }
 
-function error(message: string): Command {
-  return { kind: "error", message };
+function parseSet(args: string[]): Command | null {
+  if (args.length !== 2) return null;
+  const [name, value] = [args[0].toLowerCase(), args[1].toLowerCase()];
+  if (name === "presence" && (value === "off" || value === "summary" || value === "all")) {
+    return { kind: "set", name, value };
+  }
+  if (name === "bell" && /^(on|off)$/.test(value)) {
+    return { kind: "set", name, value: value === "on" };
+  }
+  return null;
 }
 
-function noArgs(command: Command, args: string[], name: string): Command {
-  return args.length === 0 ? command : error(`/${name} takes no arguments.`);
-}
-
-function parseMsg(rest: string): Command {
-  const match = /^(\S+)(?:\s+([\s\S]*))?$/.exec(rest);
-  if (!match) return error("Usage: /msg <user> <text>");
-  const to = userArg(match[1]);
-  const text = match[2] ?? "";
-  if (text.trim() === "") return error(`Write the message after the name: /msg ${match[1]} <text>`);
-  return { kind: "send", to, text };
+function parseHistory(args: string[]): Command | null {
+  const out: { kind: "history"; limit?: number; before?: number } = { kind: "history" };
+  let i = 0;
+  if (i < args.length && /^\d+$/.test(args[i])) {
+    const limit = count(args[i++]);
+    if (limit === undefined) return null;
+    out.limit = limit;
+  }
+  if (i < args.length && args[i].toLowerCase() === "before") {
+    const seq = args[i + 1];
+    if (seq === undefined || !/^\d{1,15}$/.test(seq) || Number(seq) < 1) return null;
+    out.before = Number(seq);
+    i += 2;
+  }
+  return i === args.length ? out : null;
 }
 
 function userArg(token: string): string {
   return token.startsWith("@") && token.length > 1 ? token.slice(1) : token;
+}
+
+function roomArg(token: string): string {
+  return (token.startsWith("#") && token.length > 1 ? token.slice(1) : token).toLowerCase();
 }
 
 function count(token: string): number | undefined {
@@ -132,37 +281,11 @@ function count(token: string): number | undefined {
   return n >= 1 && n <= LIST_MAX ? n : undefined;
 }
 
-function parseHistory(args: string[]): Command {
-  const out: { kind: "history"; with?: string; limit?: number; before?: number } = {
-    kind: "history",
-  };
-  let i = 0;
-  if (i < args.length && !/^\d+$/.test(args[i]) && args[i].toLowerCase() !== "before") {
-    out.with = userArg(args[i++]);
-  }
-  if (i < args.length && /^\d+$/.test(args[i])) {
-    const limit = count(args[i++]);
-    if (limit === undefined) return error(`${HISTORY_USAGE} — n is a number from 1 to ${LIST_MAX}`);
-    out.limit = limit;
-  }
-  if (i < args.length && args[i].toLowerCase() === "before") {
-    const id = args[i + 1];
-    if (id === undefined || !/^\d{1,15}$/.test(id) || Number(id) < 1) {
-      return error(`${HISTORY_USAGE} — after "before" give a message id`);
-    }
-    out.before = Number(id);
-    i += 2;
-  }
-  if (i < args.length) return error(HISTORY_USAGE);
-  return out;
-}
-
-function unknownCommand(name: string): string {
+function unknown(name: string): Command {
   const guess = COMMAND_NAMES.find((c) => c.startsWith(name)) ??
     COMMAND_NAMES.find((c) => editDistance(c, name) <= (name.length > 3 ? 2 : 1));
-  const hint = guess ? ` Did you mean /${guess}?` : "";
-  return `Unknown command "/${name.slice(0, 30)}".${hint} Type /help for the list, ` +
-    `or start with // to send a message beginning with "/".`;
+  const shown = name.slice(0, 30);
+  return guess ? { kind: "unknown", name: shown, guess } : { kind: "unknown", name: shown };
 }
 
 function editDistance(a: string, b: string): number {

@@ -32,11 +32,29 @@ export interface ConnectOptions {
   requestTimeoutMs?: number;
 }
 
-type RequestType = keyof ResultMap;
-type RequestFields<T extends RequestType> = Omit<
+/** A request type (anything with an `ok` reply). */
+export type RequestType = keyof ResultMap;
+/** The fields of a request of type `T`, without `type` and `id`. */
+export type RequestFields<T extends RequestType> = Omit<
   Extract<ClientMessage, { type: T }>,
   "type" | "id"
 >;
+
+/**
+ * What the session logic needs of a connection: the real {@linkcode ChatConnection}, or an
+ * in-memory one in tests.
+ */
+export interface Link {
+  /** The server's `hello` reply. */
+  readonly hello: HelloResult;
+  readonly isOpen: boolean;
+  /** Settles when the connection is closed, by either side. */
+  readonly closed: Promise<void>;
+  on(listener: EventListener): () => void;
+  request<T extends RequestType>(type: T, fields: RequestFields<T>): Promise<ResultMap[T]>;
+  notify(message: Extract<ClientMessage, { type: "ack" | "pong" }>): void;
+  close(): void;
+}
 
 /** Receives server events (everything that is not a reply). */
 export type EventListener = (event: ServerEvent | ConnectionError) => void;
@@ -70,7 +88,7 @@ export class ConnectionClosedError extends Error {
  * const result = await conn.request("login", { name: "alice", password: "secret123" });
  * ```
  */
-export class ChatConnection {
+export class ChatConnection implements Link {
   readonly #conn: Deno.Conn;
   readonly #requestTimeoutMs: number;
   readonly #pending = new Map<number, Pending>();

@@ -24,6 +24,8 @@ export interface ServerConfig {
   redisPrefix: string;
   /** `redisUrl` is a seed node of a Redis Cluster. */
   redisCluster: boolean;
+  /** Replicas that must confirm each write before `ok` (Redis `WAIT`). */
+  redisWaitReplicas: number;
   /** This node's id (default `hostname:port`). */
   nodeId: string;
   /** Redis mode: a node silent for this long is taken for dead, ms. */
@@ -44,6 +46,8 @@ export interface ServerConfig {
   roomCreateLimit: number;
   /** How long idempotency keys of `send` are remembered, ms. */
   dedupeWindowMs: number;
+  /** Server processes sharing the port (1: this process serves alone). */
+  workers: number;
   /** Resume token lifetime, ms. */
   tokenTtlMs: number;
   /** A connection that has not logged in by then is closed, ms. */
@@ -64,9 +68,15 @@ export interface ServerConfig {
   loginLimit: number;
   addressLimit: number;
   loginWindowMs: number;
-  /** Port of the HTTP metrics and health listener; absent: off. */
-  metricsPort?: number;
-  metricsHost: string;
+  /** Port of the HTTP listener (WebSocket, web client, metrics); absent: off. */
+  httpPort?: number;
+  httpHost: string;
+  /** Origins allowed to open WebSocket sessions (empty: the server's own). */
+  allowedOrigins: string[];
+  /** Serve /metrics and /healthz to any client, not only loopback ones. */
+  metricsOpen: boolean;
+  /** Directory of the built web client. */
+  webDir: string;
   /** PEM files for TLS; both or neither. */
   tlsCert?: string;
   tlsKey?: string;
@@ -109,7 +119,18 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     env: "IM_REDIS_CLUSTER",
     kind: "bool",
     default: false,
-    help: "The --redis URL is a node of a Redis Cluster (sharded pub/sub; keys share one hash tag)",
+    help: "The --redis URL is a node of a Redis Cluster (sharded pub/sub; rooms and users spread " +
+      "over the shards)",
+  },
+  {
+    flag: "redis-wait-replicas",
+    env: "IM_REDIS_WAIT_REPLICAS",
+    kind: "int",
+    default: 0,
+    min: 0,
+    max: 16,
+    help: "Redis: replicas that must have each message before its ok (WAIT; 0: the master's " +
+      "memory is enough)",
   },
   {
     flag: "redis-prefix",
@@ -127,6 +148,15 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     min: 2,
     max: 3600,
     help: "Redis mode: seconds after which a silent node's users are shown offline",
+  },
+  {
+    flag: "workers",
+    env: "IM_WORKERS",
+    kind: "int",
+    min: 1,
+    max: 64,
+    help: "Server processes sharing the port, each with its own event loop (default: one per " +
+      "CPU core; 1: a single process)",
   },
   {
     flag: "max-frame",
@@ -317,19 +347,52 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     help: "Seconds over which failed logins are counted",
   },
   {
+    flag: "http-port",
+    env: "IM_HTTP_PORT",
+    kind: "int",
+    min: 0,
+    max: 65535,
+    help: "Serve WebSocket sessions (/ws), the web client (/) and /metrics, /healthz over " +
+      "HTTP on this port (default: off)",
+  },
+  {
+    flag: "http-host",
+    env: "IM_HTTP_HOST",
+    kind: "string",
+    help: "Address of the HTTP listener (default: --host)",
+  },
+  {
     flag: "metrics-port",
     env: "IM_METRICS_PORT",
     kind: "int",
     min: 0,
     max: 65535,
-    help: "Serve /metrics (Prometheus) and /healthz over HTTP on this port (default: off)",
+    help: "Alias of --http-port",
   },
   {
     flag: "metrics-host",
     env: "IM_METRICS_HOST",
     kind: "string",
-    default: "127.0.0.1",
-    help: "Address of the metrics listener",
+    help: "Alias of --http-host",
+  },
+  {
+    flag: "allowed-origin",
+    env: "IM_ALLOWED_ORIGIN",
+    kind: "string",
+    help: "Origins allowed to open WebSocket sessions, comma-separated (default: the server's own)",
+  },
+  {
+    flag: "metrics-open",
+    env: "IM_METRICS_OPEN",
+    kind: "bool",
+    default: false,
+    help: "Serve /metrics and /healthz to every client (default: loopback clients only)",
+  },
+  {
+    flag: "web-dir",
+    env: "IM_WEB_DIR",
+    kind: "string",
+    help: "Directory of the built web client (default: dist/web of the program)",
   },
   {
     flag: "tls-cert",
@@ -398,6 +461,7 @@ export function parseServerConfig(
     redisUrl,
     redisPrefix: o["redis-prefix"] as string,
     redisCluster: o["redis-cluster"] as boolean,
+    redisWaitReplicas: o["redis-wait-replicas"] as number,
     nodeId,
     nodeTtlMs: (o["node-ttl"] as number) * 1000,
     maxFrame,
@@ -413,6 +477,7 @@ export function parseServerConfig(
     maxRooms: o["max-rooms"] as number,
     roomCreateLimit: o["room-create-limit"] as number,
     dedupeWindowMs: (o["dedupe-window"] as number) * 1000,
+    workers: (o.workers as number | undefined) ?? Math.max(1, cores),
     tokenTtlMs: (o["token-ttl"] as number) * 1000,
     loginTimeoutMs: (o["login-timeout"] as number) * 1000,
     pingIntervalMs: (o["ping-interval"] as number) * 1000,
@@ -425,8 +490,13 @@ export function parseServerConfig(
     loginLimit: o["login-limit"] as number,
     addressLimit: o["address-limit"] as number,
     loginWindowMs: (o["login-window"] as number) * 1000,
-    metricsPort: o["metrics-port"] as number | undefined,
-    metricsHost: o["metrics-host"] as string,
+    httpPort: (o["http-port"] ?? o["metrics-port"]) as number | undefined,
+    httpHost: (o["http-host"] ?? o["metrics-host"] ?? o.host) as string,
+    allowedOrigins: ((o["allowed-origin"] as string | undefined) ?? "").split(",")
+      .map((origin) => origin.trim()).filter((origin) => origin !== ""),
+    metricsOpen: o["metrics-open"] as boolean,
+    webDir: (o["web-dir"] as string | undefined) ??
+      new URL("../../dist/web/", import.meta.url).pathname,
     tlsCert,
     tlsKey,
     logLevel: o["log-level"] as LogLevel,

@@ -63,3 +63,26 @@ export function encodeMessage(message: object, maxFrame = DEFAULT_MAX_FRAME): Ui
   new DataView(frame.buffer).setUint32(0, written);
   return frame.slice(0, HEADER_BYTES + written);
 }
+
+/**
+ * Decodes one text payload (a WebSocket text message) into a JSON object.
+ *
+ * @throws {ChatError} `BAD_FRAME` for invalid JSON or a value that is not an object.
+ *
+ * @example
+ * ```ts
+ * decodeText('{"type":"ping","id":1}'); // { type: "ping", id: 1 }
+ * ```
+ */
+export function decodeText(text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ChatError("BAD_FRAME", "Cannot decode frame: payload is not valid JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ChatError("BAD_FRAME", "Cannot decode frame: payload is not a JSON object");
+  }
+  return value as Record<string, unknown>;
+}

@@ -364,6 +364,8 @@ export interface HelloResult {
   pingInterval: number;
   maxText: number;
   lobby: string | null;
+  /** Which worker of the node serves this connection (nodes run with `--workers`). */
+  worker?: number;
 }
 
 /** Result of `check`. */

@@ -31,6 +31,8 @@ export interface Core {
   readonly addressThrottle: LoginThrottle;
   /** Room creations per user within the last hour (times, ms). */
   readonly roomCreations: Map<string, number[]>;
+  /** This process's index among the node's workers (absent: a single process). */
+  readonly worker?: number;
   /** Users whose last connection was cut off as a slow consumer (told at next login). */
   readonly slowConsumers: Map<string, number>;
 }

@@ -11,7 +11,7 @@
 
 import { encodeMessage } from "../protocol/codec.ts";
 import type { ChatMessage, StreamName } from "../protocol/messages.ts";
-import { concat } from "./outbox.ts";
+import { concat } from "../protocol/bytes.ts";
 import type { Held, Session } from "./session.ts";
 
 /** Longest wait for more messages under load, ms. */

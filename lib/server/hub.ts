@@ -57,6 +57,8 @@ interface Subscription {
 
 /** Messages read per store call when filling a session. */
 const FILL_CHUNK = 200;
+/** Every this many ticks, all room summaries of local rooms are read again. */
+const FULL_REFRESH = 30;
 /** Contacts whose presence a user tracks. */
 export const CONTACTS_TRACKED = 200;
 
@@ -83,6 +85,7 @@ export class Hub {
   readonly #fanout: Fanout;
   readonly #ticker: ReturnType<typeof setInterval>;
   #reportedSessions = -1;
+  #ticks = 0;
   #rosterRefresh: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
@@ -706,16 +709,22 @@ export class Hub {
     }
   }
 
-  /** Refreshes room counts and tells members of big rooms when their counts changed. */
+  /**
+   * Tells members of big rooms when their counts changed. Big rooms' summaries are read every
+   * tick; the others follow member events, and are read again every {@linkcode FULL_REFRESH}
+   * ticks (so that a room growing past the limit is noticed).
+   */
   async #pushOccupancy(): Promise<void> {
-    const rooms = [...this.#roomSessions.keys()];
+    const limit = this.#options.presenceRoomLimit;
+    const full = ++this.#ticks % FULL_REFRESH === 0;
+    const rooms = [...this.#roomSessions.keys()].filter((room) =>
+      full || (this.#rooms.get(room)?.members ?? limit + 1) > limit
+    );
     if (rooms.length === 0) return;
     try {
       const fresh = await this.#store.rooms.getMany(rooms);
       for (const [room, summary] of fresh) this.#rooms.set(room, summary);
-      const big = rooms.filter((r) =>
-        (fresh.get(r)?.members ?? 0) > this.#options.presenceRoomLimit
-      );
+      const big = rooms.filter((r) => (fresh.get(r)?.members ?? 0) > limit);
       if (big.length === 0) return;
       const online = await this.#store.presence.roomCounts(big);
       for (const room of big) {

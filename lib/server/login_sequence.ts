@@ -64,7 +64,7 @@ export async function enter(ctx: Context, entry: Entry): Promise<LoginResult> {
     const streams = [inbox, ...rooms.map(roomStream)];
     const [heads, summaries, online, invitations, counts] = await Promise.all([
       store.streams.heads(streams),
-      hub.roomSummaries(rooms),
+      store.rooms.getMany(rooms),
       store.presence.roomCounts(rooms),
       store.rooms.invitesOf(name, 50),
       store.presence.counts(),

@@ -21,6 +21,7 @@ export interface Gauges {
   sessions: number;
   localUsers: number;
   queuedBytes: number;
+  subscriptions: number;
 }
 
 /**
@@ -102,6 +103,10 @@ export class Metrics {
     metric("imchat_queued_bytes", "gauge", "Bytes waiting in outbound queues.", [[
       "",
       gauges.queuedBytes,
+    ]]);
+    metric("imchat_bus_subscriptions", "gauge", "Channels this node is subscribed to.", [[
+      "",
+      gauges.subscriptions,
     ]]);
     metric("imchat_connections_accepted_total", "counter", "Connections accepted.", [[
       "",

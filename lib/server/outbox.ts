@@ -8,6 +8,8 @@
  * @module
  */
 
+import { concat } from "../protocol/bytes.ts";
+
 /** The write side of a connection. */
 export interface FrameWriter {
   write(bytes: Uint8Array): Promise<number>;
@@ -135,17 +137,4 @@ export class Outbox {
     this.#drainWaiters = [];
     for (const resolve of waiters) resolve();
   }
-}
-
-/** Joins byte chunks into one buffer. */
-export function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const chunk of chunks) length += chunk.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
 }

@@ -11,12 +11,14 @@ import { type PasswordHasher, ThreadHasher } from "../auth/password.ts";
 import type { ServerConfig } from "../config/server_config.ts";
 import type { Store, StoreStatus } from "../store/contract/store.ts";
 import type { Core } from "./context.ts";
-import { serveConnection } from "./connection.ts";
+import { serveConnection } from "./tcp.ts";
 import { Hub } from "./hub.ts";
 import { LoginThrottle } from "./limits.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { instrumentStore, Metrics } from "./metrics.ts";
-import { startMonitor } from "./monitor.ts";
+import { startHttp } from "./http.ts";
+import { health, type NodeView, renderMetrics, startLagProbe } from "./monitor.ts";
+import { serveWebSocket } from "./websocket.ts";
 import { openStore } from "./store_open.ts";
 
 /** A running server. */
@@ -24,6 +26,10 @@ export interface ChatServer extends AsyncDisposable {
   /** The address it listens on (the real port when 0 was asked). */
   readonly addr: Deno.NetAddr;
   readonly nodeId: string;
+  /** The port of the HTTP listener, when there is one. */
+  readonly httpPort?: number;
+  /** This process's metrics in the Prometheus text format. */
+  metricsText(): string;
   /** Stops accepting, tells clients, finishes in-flight requests, closes everything. */
   shutdown(message?: string): Promise<void>;
 }
@@ -39,6 +45,13 @@ export interface ServerDeps {
    * low-priority copies of it (see `--hash-workers`), otherwise on in-process threads.
    */
   workerCommand?: string[];
+  /**
+   * This process is worker `index` of a node run with `--workers`: it shares the port with
+   * the other workers (SO_REUSEPORT) and has its own id (`instanceId`) towards the store.
+   */
+  worker?: { index: number; instanceId: string };
+  /** The whole node's metrics and health, for a worker's HTTP listener. */
+  node?: NodeView;
 }
 
 const SWEEP_MS = 1000;
@@ -84,19 +97,28 @@ export async function startServer(
   let listener: Deno.Listener;
   try {
     listener = config.tlsCert && config.tlsKey
-      ? Deno.listenTls({
+      ? Deno.listenTls(
+        {
+          hostname: config.host,
+          port: config.port,
+          transport: "tcp",
+          cert: await Deno.readTextFile(config.tlsCert),
+          key: await Deno.readTextFile(config.tlsKey),
+          reusePort: deps.worker !== undefined,
+        } as Deno.ListenTlsOptions & Deno.TlsCertifiedKeyPem,
+      )
+      : Deno.listen({
         hostname: config.host,
         port: config.port,
         transport: "tcp",
-        cert: await Deno.readTextFile(config.tlsCert),
-        key: await Deno.readTextFile(config.tlsKey),
-      })
-      : Deno.listen({ hostname: config.host, port: config.port, transport: "tcp" });
+        reusePort: deps.worker !== undefined,
+      } as Deno.TcpListenOptions);
   } catch (error) {
     if (!deps.store) await rawStore[Symbol.asyncDispose]();
     throw error;
   }
   const now = deps.now ?? Date.now;
+  const instanceId = deps.worker?.instanceId ?? config.nodeId;
   const hub = new Hub(store, log, metrics, {
     maxFrame: config.maxFrame,
     presenceRoomLimit: config.presenceRoomLimit,
@@ -115,6 +137,7 @@ export async function startServer(
     accountThrottle: throttle(config.loginLimit),
     addressThrottle: throttle(config.addressLimit),
     roomCreations: new Map(),
+    worker: deps.worker?.index,
     slowConsumers: new Map(),
   };
   const connections = new Set<Promise<void>>();
@@ -125,7 +148,7 @@ export async function startServer(
   const serve = (conn: Deno.Conn) =>
     serveConnection(conn, {
       core,
-      key: `${config.nodeId}#${++serial}`,
+      key: `${instanceId}#${++serial}`,
       requests,
       stopping: () => stopping !== null,
     });
@@ -177,9 +200,26 @@ export async function startServer(
     }
   })();
 
-  const monitor = config.metricsPort === undefined
-    ? undefined
-    : startMonitor(config, store, hub, metrics, log);
+  const stopProbe = startLagProbe(metrics);
+  const http = config.httpPort === undefined ? undefined : await startHttp(
+    config,
+    {
+      websocket(socket, remote) {
+        const task = serveWebSocket(socket, remote, {
+          core,
+          key: `${instanceId}#${++serial}`,
+          requests,
+          stopping: () => stopping !== null,
+        });
+        connections.add(task);
+        task.finally(() => connections.delete(task));
+      },
+      metrics: () => deps.node ? deps.node.metrics() : renderMetrics(hub, metrics),
+      health: () => deps.node ? deps.node.health() : health(store),
+    },
+    log,
+    deps.worker !== undefined,
+  );
 
   const addr = listener.addr as Deno.NetAddr;
   log.info("listening", {
@@ -207,7 +247,8 @@ export async function startServer(
       }
       await withTimeout(Promise.allSettled([...connections]), SHUTDOWN_GRACE_MS + 1000);
       await hub.close();
-      await monitor?.stop();
+      await http?.stop();
+      stopProbe();
       await core.hasher.close();
       if (!deps.store) await rawStore[Symbol.asyncDispose]();
       log.info("stopped");
@@ -215,7 +256,14 @@ export async function startServer(
     return stopping;
   };
 
-  return { addr, nodeId: config.nodeId, shutdown, [Symbol.asyncDispose]: () => shutdown() };
+  return {
+    addr,
+    httpPort: http?.port,
+    nodeId: config.nodeId,
+    metricsText: () => renderMetrics(hub, metrics),
+    shutdown,
+    [Symbol.asyncDispose]: () => shutdown(),
+  };
 }
 
 /** Worker processes when possible and asked for, else threads of this process. */

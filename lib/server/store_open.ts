@@ -33,9 +33,11 @@ export function storeSettings(
 export async function openStore(
   config: ServerConfig,
   onStatus: (status: StoreStatus) => void,
+  options: { takeOver?: boolean } = {},
 ): Promise<Store> {
   const settings = storeSettings(config, onStatus);
   if (config.redisUrl) {
+    void options.takeOver;
     throw new Error("The Redis store is being rebuilt for protocol 2");
   }
   return await openKvStore(config.kvPath, settings, config.nodeId);

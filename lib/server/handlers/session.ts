@@ -49,6 +49,7 @@ export const SESSION_HANDLERS: Rows<
         pingInterval: core.config.pingIntervalMs,
         maxText: core.config.maxText,
         lobby: core.config.lobby,
+        ...(core.worker === undefined ? {} : { worker: core.worker }),
       };
     },
   },
@@ -99,7 +100,7 @@ export const SESSION_HANDLERS: Rows<
         throw new ChatError("NICK_TAKEN", `The nickname "${nickname}" is already taken`);
       }
       rememberUser(core, name);
-      if (lobby) await joinLobby(core, name);
+      if (lobby) await joinLobby(core, name, nickname);
       core.log.info("register", { user: name, remote: session.remote });
       return { user: { name, nickname } };
     },
@@ -124,7 +125,7 @@ export const SESSION_HANDLERS: Rows<
         throw new ChatError("WRONG_PASSWORD", "Wrong password");
       }
       core.accountThrottle.clear(name);
-      if (user.lobbyPending && core.config.lobby) await joinLobby(core, name);
+      if (user.lobbyPending && core.config.lobby) await joinLobby(core, name, user.nickname);
       const token = newToken();
       const tokenHash = hashToken(token);
       await core.store.accounts.saveToken(tokenHash, name, core.config.tokenTtlMs);
@@ -157,7 +158,7 @@ export const SESSION_HANDLERS: Rows<
         await core.store.accounts.saveToken(tokenHash, user.name, core.config.tokenTtlMs);
         expiresAt = core.now() + core.config.tokenTtlMs;
       }
-      if (user.lobbyPending && core.config.lobby) await joinLobby(core, user.name);
+      if (user.lobbyPending && core.config.lobby) await joinLobby(core, user.name, user.nickname);
       return await enter(ctx, {
         user: { name: user.name, nickname: user.nickname },
         token: message.token,
@@ -202,13 +203,25 @@ export const SESSION_HANDLERS: Rows<
   },
 };
 
-/** Makes an account a member of the lobby (at registration, or repairing one). */
-async function joinLobby(core: Core, name: string): Promise<void> {
+/**
+ * Makes an account a member of the lobby (at registration, or repairing one) and announces it
+ * to the lobby's members when the lobby is within the presence limit.
+ */
+async function joinLobby(core: Core, name: string, nickname: string): Promise<void> {
   const lobby = core.config.lobby!;
   const outcome = await core.store.rooms.join(lobby, name, core.config.maxRooms);
   if (outcome === "joined") {
     const head = await core.store.streams.head(`#${lobby}`);
     await core.store.streams.setCursor(name, `#${lobby}`, head.seq);
+    const room = await core.store.rooms.get(lobby);
+    if (room && room.members <= core.config.presenceRoomLimit) {
+      await core.hub.publish(`#${lobby}`, {
+        type: "member",
+        room: lobby,
+        user: { name, nickname },
+        action: "join",
+      });
+    }
   }
   await core.store.accounts.lobbyJoined(name);
 }

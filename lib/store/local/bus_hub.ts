@@ -33,18 +33,21 @@ export class BusHub {
   attach(): Bus & { detach(): void } {
     const node: NodeBus = { channels: new Set(), listener: () => {}, restored: () => {} };
     this.#nodes.add(node);
-    const hub = this;
+    const add = (channel: Channel) => this.#add(node, channel);
+    const remove = (channel: Channel) => this.#remove(node, channel);
+    const publish = (channel: Channel, delivery: BusDelivery) => this.publish(channel, delivery);
+    const forget = () => this.#nodes.delete(node);
     return {
       subscribe(channels) {
-        for (const channel of channels) hub.#add(node, channel);
+        for (const channel of channels) add(channel);
         return Promise.resolve();
       },
       unsubscribe(channels) {
-        for (const channel of channels) hub.#remove(node, channel);
+        for (const channel of channels) remove(channel);
         return Promise.resolve();
       },
       publish(channel, event, origin) {
-        hub.publish(channel, { kind: "event", event, origin });
+        publish(channel, { kind: "event", event, origin });
         return Promise.resolve();
       },
       onDelivery(listener) {
@@ -57,8 +60,8 @@ export class BusHub {
         return node.channels.size;
       },
       detach() {
-        for (const channel of [...node.channels]) hub.#remove(node, channel);
-        hub.#nodes.delete(node);
+        for (const channel of [...node.channels]) remove(channel);
+        forget();
       },
     };
   }

@@ -1,0 +1,136 @@
+/**
+ * What every transport does with a connection: open its session (outbox, deadlines, the
+ * node's registry) and run its decoded frames through the command table in order — waiting
+ * while an exclusive request runs or too many run at once, answering what came before a bad
+ * frame before closing. Transports (TCP in `tcp.ts`, WebSocket in `websocket.ts`) only turn
+ * bytes into payloads and frames into writes.
+ *
+ * @module
+ */
+
+import { ChatError } from "../protocol/errors.ts";
+import { isClientType } from "../protocol/validate.ts";
+import type { Core } from "./context.ts";
+import { dispatch, reportError } from "./dispatch.ts";
+import { TokenBucket } from "./limits.ts";
+import { type FrameWriter, Outbox } from "./outbox.ts";
+import { Session } from "./session.ts";
+
+/** Requests of one connection that may run at once before reading pauses. */
+export const MAX_IN_FLIGHT = 64;
+
+/** What a connection shares with the rest of the server. */
+export interface ConnectionContext {
+  core: Core;
+  /** Unique key of this connection on this node. */
+  key: string;
+  /** Every request in progress on this node (awaited at shutdown). */
+  requests: Set<Promise<void>>;
+  /** Whether the server is shutting down. */
+  stopping(): boolean;
+}
+
+/** Opens the session of a new connection with the transport's writer and close function. */
+export function openSession(
+  ctx: ConnectionContext,
+  remote: string,
+  writer: FrameWriter,
+  closeTransport: () => void,
+): Session {
+  const { core, key } = ctx;
+  const { config, hub, log, metrics, now } = core;
+  metrics.accepted++;
+  const outbox = new Outbox(
+    writer,
+    config.sendQueueBytes,
+    () => {
+      const user = session.user?.name;
+      log.warn("slow_consumer", { user, remote, queued: outbox.queuedBytes });
+      metrics.slowConsumers++;
+      if (user) {
+        core.slowConsumers.set(user, now());
+        if (core.slowConsumers.size > 100_000) core.slowConsumers.clear();
+      }
+      session.end();
+    },
+    () => session.end(),
+    (bytes) => metrics.bytesOut += bytes,
+  );
+  const session: Session = new Session(
+    key,
+    remote,
+    now(),
+    {
+      outbox,
+      close: closeTransport,
+      // The session leaves the node the moment it closes, not when the socket is gone.
+      onClose: (closed) => {
+        hub.connections.delete(closed);
+        hub.detach(closed, closed.dropReason).catch((error) =>
+          log.warn("detach_failed", { user: closed.user?.name, error: String(error) })
+        );
+      },
+    },
+    config.maxFrame,
+    metrics,
+  );
+  session.loginDeadline = now() + config.loginTimeoutMs;
+  session.bucket = new TokenBucket(config.rate, config.burst, now());
+  hub.connections.add(session);
+  log.debug("connect", { remote });
+  return session;
+}
+
+/** Runs one connection's decoded frames in order. */
+export class FrameRunner {
+  readonly #ctx: ConnectionContext;
+  readonly #session: Session;
+  /** Requests running while later frames are read; made on first use. */
+  #inFlight: Set<Promise<void>> | null = null;
+
+  constructor(ctx: ConnectionContext, session: Session) {
+    this.#ctx = ctx;
+    this.#session = session;
+  }
+
+  /** Handles one decoded frame; resolves false when the connection must stop reading. */
+  async run(value: Record<string, unknown>): Promise<boolean> {
+    const { core, requests } = this.#ctx;
+    const session = this.#session;
+    if (session.closed) return false;
+    core.metrics.frameIn(isClientType(value.type) ? value.type : "other");
+    if (this.#ctx.stopping()) {
+      reportError(
+        core,
+        session,
+        new ChatError("SHUTTING_DOWN", "Server is shutting down"),
+        undefined,
+      );
+      return false;
+    }
+    const { exclusive, done } = dispatch(core, session, value);
+    requests.add(done);
+    done.finally(() => requests.delete(done));
+    if (exclusive) {
+      session.exclusiveRunning = true;
+      await done;
+      session.exclusiveRunning = false;
+    } else {
+      const running: Set<Promise<void>> = this.#inFlight ??= new Set();
+      running.add(done);
+      done.finally(() => running.delete(done));
+      if (running.size >= MAX_IN_FLIGHT) await Promise.race(running);
+    }
+    return !session.closed;
+  }
+
+  /** A frame could not be decoded: answer what came before it, then report and close. */
+  async bad(error: unknown): Promise<void> {
+    this.#ctx.core.log.info("bad_frame", {
+      remote: this.#session.remote,
+      error: (error as Error).message,
+    });
+    await Promise.allSettled([...this.#inFlight ?? []]);
+    reportError(this.#ctx.core, this.#session, error, undefined);
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Serves one TCP (or TLS) connection: reads with an adaptive buffer, reassembles
+ * length-prefixed frames and runs them (`frames.ts`).
+ *
+ * @module
+ */
+
+import { decodePayload } from "../protocol/codec.ts";
+import { FrameDecoder } from "../protocol/frame.ts";
+import { type ConnectionContext, FrameRunner, openSession } from "./frames.ts";
+
+/**
+ * Read buffer sizes. An idle connection holds the smallest; a read that fills its buffer
+ * doubles the next one (busy connections read in few large chunks), and small reads shrink
+ * it back. Frames larger than the buffer are reassembled by the decoder.
+ */
+const READ_BUFFER_MIN = 512;
+const READ_BUFFER_MAX = 65536;
+
+/** Serves `conn` until it closes. Never throws. */
+export async function serveConnection(conn: Deno.Conn, ctx: ConnectionContext): Promise<void> {
+  const { config, log, now } = ctx.core;
+  const addr = conn.remoteAddr as Deno.NetAddr;
+  const remote = `${addr.hostname}:${addr.port}`;
+  let open = true;
+  const closeTransport = () => {
+    if (!open) return;
+    open = false;
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+  };
+  if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
+  const session = openSession(ctx, remote, conn, closeTransport);
+  const runner = new FrameRunner(ctx, session);
+  const decoder = new FrameDecoder(config.maxFrame);
+  let buffer = new Uint8Array(READ_BUFFER_MIN);
+  try {
+    reading: for (;;) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      session.lastSeen = now();
+      session.pingedAt = 0;
+      let frames: Uint8Array[];
+      try {
+        frames = decoder.push(buffer.subarray(0, n));
+      } catch (error) {
+        await runner.bad(error);
+        break;
+      }
+      for (const frame of frames) {
+        let value: Record<string, unknown>;
+        try {
+          value = decodePayload(frame);
+        } catch (error) {
+          await runner.bad(error);
+          break reading;
+        }
+        if (!await runner.run(value)) break reading;
+      }
+      if (n === buffer.length && n < READ_BUFFER_MAX) {
+        buffer = new Uint8Array(n * 2);
+      } else if (n < buffer.length / 8 && buffer.length > READ_BUFFER_MIN) {
+        buffer = new Uint8Array(buffer.length / 2);
+      }
+      if (decoder.failure) {
+        await runner.bad(decoder.failure);
+        break;
+      }
+    }
+  } catch (error) {
+    if (open) log.debug("read_error", { remote, error: String(error) });
+  } finally {
+    const user = session.user?.name;
+    // After a fatal error the session is closing already: its last frame gets written.
+    if (!session.closed) session.end();
+    log.info("disconnect", { user, remote, reason: session.dropReason });
+  }
+}
