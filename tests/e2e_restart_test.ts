@@ -8,7 +8,7 @@
 
 import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
 import { backendArgs, backendSuites, type Case, spawnServer } from "./_harness.ts";
-import { startRedis } from "./_redis.ts";
+import { freePort, startRedis } from "./_redis.ts";
 import { Wire } from "./_wire.ts";
 import { PASSWORD, received, texts } from "./_e2e.ts";
 
@@ -52,10 +52,11 @@ async function data(kind: "kv" | { url: string }): Promise<Data> {
 const cases: Case[] = [
   ["accounts, rooms, messages, positions and tokens survive a SIGTERM restart", async (backend) => {
     await using store = await data(backend.kind === "kv" ? "kv" : backend);
-    const args = ["--port", "0", ...store.args];
+    // Several workers, as the default is on a machine with several cores (they share a port).
+    const args = () => ["--port", String(freePort()), "--workers", "2", ...store.args];
     let token: string;
     {
-      await using server = await spawnServer(args);
+      await using server = await spawnServer(args());
       await using clients = new Clients();
       const alice = await clients.open(server.port);
       for (const name of ["alice", "bob"]) {
@@ -80,7 +81,7 @@ const cases: Case[] = [
         "passwords were hashed in worker processes",
       );
     }
-    await using server = await spawnServer(args);
+    await using server = await spawnServer(args());
     await using clients = new Clients();
     const bob = await clients.login(server.port, "bob");
     deepStrictEqual(received(bob), ["@bob:1", "#lobby:1"]);
@@ -103,7 +104,7 @@ backendSuites("restart", cases, () => startRedis());
 
 Deno.test("kill -9: every acknowledged message is there after the restart (Deno KV file)", async () => {
   await using store = await data("kv");
-  const args = ["--port", "0", "--rate", "0", ...store.args];
+  const args = ["--port", "0", "--workers", "1", "--rate", "0", ...store.args];
   const acked: number[] = [];
   {
     await using server = await spawnServer(args);
@@ -144,7 +145,7 @@ Deno.test("kill -9: every acknowledged message is there after the restart (Deno 
 
 Deno.test("a KV file has one owner: a second server on it refuses to start", async () => {
   await using store = await data("kv");
-  await using first = await spawnServer(["--port", "0", ...store.args]);
+  await using first = await spawnServer(["--port", "0", "--workers", "1", ...store.args]);
   const second = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -154,6 +155,8 @@ Deno.test("a KV file has one owner: a second server on it refuses to start", asy
       "127.0.0.1",
       "--port",
       "0",
+      "--workers",
+      "1",
       ...store.args,
     ],
     stdout: "null",
@@ -172,22 +175,31 @@ Deno.test("a KV file has one owner: a second server on it refuses to start", asy
 });
 
 Deno.test("the server exits with a clear error when Redis is unreachable", async () => {
-  const command = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("../server.ts", import.meta.url).pathname,
-      "--port",
-      "0",
-      "--redis",
-      "redis://127.0.0.1:1",
-    ],
-    stdout: "null",
-    stderr: "piped",
-  });
-  const { code, stderr } = await command.output();
-  equal(code, 1);
-  const text = new TextDecoder().decode(stderr);
-  ok(text.includes("Cannot start the server"), text);
-  ok(!text.includes("    at "), "no stack trace");
+  for (const workers of ["1", "2"]) {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../server.ts", import.meta.url).pathname,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--workers",
+        workers,
+        "--redis",
+        "redis://127.0.0.1:1",
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    // It must exit by itself; after 15 s it is stopped and the test fails.
+    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+    const { code, stderr } = await child.output();
+    clearTimeout(timer);
+    const text = new TextDecoder().decode(stderr);
+    equal(code, 1, `--workers ${workers}: exit code ${code}; stderr:\n${text.slice(0, 600)}`);
+    ok(text.includes("Cannot start the server"), text);
+    ok(!text.includes("    at "), "no stack trace");
+  }
 });
