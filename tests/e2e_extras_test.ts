@@ -408,6 +408,23 @@ Deno.test("the activity ranking survives a restart (Deno KV file)", async () => 
   }
 });
 
+Deno.test("the activity ranking survives a restart (Redis)", async () => {
+  await using redis = await startRedis();
+  const backend = { kind: "redis" as const, url: redis.url };
+  {
+    await using s = await startTestServer(backend, [], { redisPrefix: "rank:" });
+    const alice = await s.user("alice");
+    await alice.request("create", { room: "tea" });
+    for (let i = 0; i < 3; i++) await alice.request("send", { room: "tea", text: "x" });
+  }
+  await using s = await startTestServer(backend, [], { redisPrefix: "rank:" });
+  const bob = await s.user("bob");
+  const top = await bob.request("top", {});
+  deepStrictEqual(top.allTime, [{ name: "alice", nickname: "ALICE", count: 3 }]);
+  const tea = await bob.request("top", { room: "tea" });
+  deepStrictEqual(tea.allTime, [{ name: "alice", nickname: "ALICE", count: 3 }]);
+});
+
 function range(from: number, to: number): number[] {
   return Array.from({ length: to - from + 1 }, (_, i) => from + i);
 }

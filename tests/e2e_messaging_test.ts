@@ -218,6 +218,9 @@ const cases: Case[] = [
     first.c.close();
     await alice.next("presence", (e) => e.user.name === "bob" && !e.online);
     await alice.request("send", { to: "bob", text: "missed you" });
+    // A user may hold several tokens: another login does not void the first one.
+    const other = await login(s, "bob");
+    other.c.close();
     const again = await resume(s, first.ok.token, positionsOf(first.c, first.ok));
     deepStrictEqual(again.ok.user, { name: "bob", nickname: "BOB" });
     deepStrictEqual(texts(again.c), ["missed you"]);
@@ -237,7 +240,8 @@ const cases: Case[] = [
     ok(expires >= start + 2000 && expires <= Date.now() + 2000, `expires at +${expires - start}`);
     c.close();
     const early = await resume(s, reply.token);
-    equal(early.ok.tokenExpiresAt, expires, "more than half left: not renewed");
+    // More than half left: not renewed (the login reply and the store may differ by a few ms).
+    ok(Math.abs(early.ok.tokenExpiresAt - expires) < 100, "not renewed");
     equal(early.ok.token, reply.token);
     early.c.close();
     await until(expires - 700); // less than half is left now

@@ -194,6 +194,8 @@ const cases: Case[] = [
     const lobby = roomStates(alice).get("lobby")!;
     deepStrictEqual([lobby.owner, lobby.public, lobby.role], [null, true, "member"]);
     await register(s, "bob", "carol");
+    // Joining the lobby at registration is announced like any join.
+    for (const name of ["bob", "carol"]) await member(alice, "lobby", "join", name);
     const info = await alice.request("room", { room: "lobby" });
     equal(info.room.members, 3);
     deepStrictEqual([info.member, info.role, info.invited], [true, "member", false]);

@@ -416,6 +416,25 @@ const cases: Case[] = [
     deepStrictEqual(top.allTime.map((e) => [e.name, e.count]), [["alice", 2], ["bob", 1]]);
   }],
 
+  ["sends one session pipelines to one target are committed in arrival order (§3.2)", async (
+    backend,
+  ) => {
+    await using s = await startTestServer(backend, ["--rate", "0"]);
+    const alice = await s.user("alice");
+    const bob = await s.user("bob");
+    const sent = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => alice.request("send", { room: "lobby", text: `${i}` })),
+    );
+    deepStrictEqual(sent.map((r) => r.seq), Array.from({ length: 30 }, (_, i) => i + 1));
+    const dms = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => alice.request("send", { to: "bob", text: `p${i}` })),
+    );
+    deepStrictEqual(dms.map((r) => r.seq), Array.from({ length: 10 }, (_, i) => i + 1));
+    await bob.waitFor(() => bob.messages().length === 40, "all 40");
+    deepStrictEqual(texts(bob, "#lobby"), Array.from({ length: 30 }, (_, i) => `${i}`));
+    deepStrictEqual(texts(bob, "@bob"), Array.from({ length: 10 }, (_, i) => `p${i}`));
+  }],
+
   ["a key is forgotten after --dedupe-window", async (backend) => {
     await using s = await startTestServer(backend, ["--dedupe-window", "1"]);
     const alice = await s.user("alice");
