@@ -17,7 +17,7 @@
  * @module
  */
 
-import { Histogram } from "./_bench_stats.ts";
+import { type DeliverySink, NULL_SINK, parseStamp, withTimeout } from "./_bench_common.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -25,16 +25,6 @@ const decoder = new TextDecoder();
 /** `{"type":"message","msg":{"id":` */
 const MESSAGE_PREFIX = encoder.encode('{"type":"message","msg":{"id":');
 const ID_AT = MESSAGE_PREFIX.length;
-
-/** Milliseconds since the Unix epoch with sub-millisecond precision. */
-export function nowMs(): number {
-  return performance.timeOrigin + performance.now();
-}
-
-/** The text a timed message carries. */
-export function stampText(sendMs: number): string {
-  return `b:${sendMs.toFixed(3)}`;
-}
 
 /** Encodes one frame. */
 export function frameOf(message: object): Uint8Array {
@@ -49,74 +39,6 @@ export function frameOf(message: object): Uint8Array {
 let fastPath = true;
 /** Why the fast path was turned off. */
 export let fastPathFailure: string | null = null;
-
-/** Deliveries whose send time falls in [from, until), with their latencies. */
-export interface Window {
-  name: string;
-  from: number;
-  until: number;
-  /** Sends acknowledged (`ok`) whose send time falls in the window. */
-  sent: number;
-  /** Deliveries of those sends. */
-  count: number;
-  hist: Histogram;
-}
-
-/** Where receivers report deliveries. One per scenario. */
-export class DeliverySink {
-  readonly windows: Window[] = [];
-  /** Every message frame received. */
-  total = 0;
-  /** Timed deliveries outside every window (warm-up, or after a window closed). */
-  outside = 0;
-  /** Backlog (`away`) messages. */
-  away = 0;
-  /** Messages without a `b:` timestamp. */
-  untimed = 0;
-  /** JSON cross-checks of byte-scanned frames, and how many disagreed. */
-  checked = 0;
-  mismatches = 0;
-  #counter = 0;
-
-  /** Opens a window collecting deliveries of messages sent from `from` on. */
-  open(name: string, from: number, until = Infinity): Window {
-    const w: Window = { name, from, until, sent: 0, count: 0, hist: new Histogram() };
-    this.windows.push(w);
-    return w;
-  }
-
-  record(sendMs: number, recvMs: number): void {
-    const ws = this.windows;
-    for (let i = ws.length - 1; i >= 0; i--) {
-      const w = ws[i];
-      if (sendMs >= w.from && sendMs < w.until) {
-        w.count++;
-        w.hist.record((recvMs - sendMs) * 1000);
-        return;
-      }
-    }
-    this.outside++;
-  }
-
-  /** Counts an acknowledged send in its window. */
-  countSent(sendMs: number): void {
-    const ws = this.windows;
-    for (let i = ws.length - 1; i >= 0; i--) {
-      if (sendMs >= ws[i].from && sendMs < ws[i].until) {
-        ws[i].sent++;
-        return;
-      }
-    }
-  }
-
-  /** True on every 100th message: the caller cross-checks it with JSON.parse. */
-  sample(): boolean {
-    return ++this.#counter % 100 === 0;
-  }
-}
-
-/** A sink that discards (for connections whose deliveries are not measured). */
-export const NULL_SINK = new DeliverySink();
 
 interface Pending {
   resolve: (value: Record<string, unknown>) => void;
@@ -156,6 +78,8 @@ export class BenchConn {
   #closed = false;
   /** Highest message id received; acknowledged by {@linkcode flushAck}. */
   maxId = 0;
+  /** Message frames received. */
+  received = 0;
   #acked = 0;
   /** Where deliveries are counted. */
   sink: DeliverySink = NULL_SINK;
@@ -289,6 +213,10 @@ export class BenchConn {
         }
         fill += n;
         const recvMs = performance.timeOrigin + performance.now();
+        const sink = this.sink;
+        sink.bytes += n;
+        sink.reads++;
+        const before = this.received;
         let pos = 0;
         while (fill - pos >= 4) {
           const len = ((buf[pos] << 24) >>> 0) + (buf[pos + 1] << 16) + (buf[pos + 2] << 8) +
@@ -297,6 +225,7 @@ export class BenchConn {
           this.#frame(buf, pos + 4, pos + 4 + len, recvMs);
           pos += 4 + len;
         }
+        if (this.received > before) sink.onRead?.();
         if (pos > 0) {
           if (pos < fill) buf.copyWithin(0, pos, fill);
           fill -= pos;
@@ -339,6 +268,7 @@ export class BenchConn {
       }
       const sink = this.sink;
       sink.total++;
+      this.received++;
       let i = s + ID_AT;
       let id = 0;
       let c = b[i];
@@ -352,23 +282,9 @@ export class BenchConn {
         // Live: the text is the last value; find its opening quote.
         let j = e - 4;
         while (j > i && b[j] !== 0x22) j--;
-        if (b[j + 1] === 0x62 && b[j + 2] === 0x3a) {
-          let v = 0;
-          let scale = 0;
-          for (let k = j + 3, end = e - 3; k < end; k++) {
-            const d = b[k];
-            if (d === 0x2e) {
-              scale = 1;
-            } else {
-              v = v * 10 + (d - 48);
-              if (scale) scale *= 10;
-            }
-          }
-          sendMs = scale ? v / scale : v;
-          sink.record(sendMs, recvMs);
-        } else {
-          sink.untimed++;
-        }
+        sendMs = parseStamp(b, j + 1, e - 3);
+        if (sendMs >= 0) sink.record(sendMs, recvMs);
+        else sink.untimed++;
       } else {
         sink.away++;
       }
@@ -429,6 +345,7 @@ export class BenchConn {
       const msg = value.msg as { id: number; text: string };
       const sink = this.sink;
       sink.total++;
+      this.received++;
       if (msg.id > this.maxId) this.maxId = msg.id;
       if (value.away === true) sink.away++;
       else if (msg.text.startsWith("b:")) sink.record(Number(msg.text.slice(2)), recvMs);
@@ -462,50 +379,6 @@ export class BenchConn {
  * end and answers the login with INTERNAL.)
  */
 export const SINCE_NONE = 1e15;
-
-/** Resolves after `ms`. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Rejects with `what timed out` after `ms`. */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) =>
-      timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms)
-    ),
-  ]).finally(() => clearTimeout(timer));
-}
-
-/** Runs `task(i)` for i in [0, count) with at most `concurrency` at once; stops at `deadline`. */
-export async function pool(
-  count: number,
-  concurrency: number,
-  deadline: number,
-  task: (i: number) => Promise<void>,
-): Promise<{ done: number; failed: number; errors: Map<string, number> }> {
-  let next = 0;
-  let done = 0;
-  let failed = 0;
-  const errors = new Map<string, number>();
-  const worker = async () => {
-    while (next < count && Date.now() < deadline) {
-      const i = next++;
-      try {
-        await task(i);
-        done++;
-      } catch (error) {
-        failed++;
-        const key = error instanceof Error ? error.message.slice(0, 80) : String(error);
-        errors.set(key, (errors.get(key) ?? 0) + 1);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
-  return { done, failed, errors };
-}
 
 /** Says hello and resumes with `token`; resolves after the `backlog` event. */
 export async function helloResume(

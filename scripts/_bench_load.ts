@@ -1,23 +1,27 @@
 /**
- * Load primitives of the benchmark: server clusters (one Deno KV node, or two nodes on one
- * Redis), account setup, CPU meters, a paced or windowed group sender, a paced private
- * sender and a password-login storm.
+ * Load primitives of the benchmark: imchat server clusters (one Deno KV node, or two nodes
+ * on one Redis), account setup, CPU meters, imchat as a room and an idle target, a paced
+ * private sender and a password-login storm.
  *
  * @module
  */
 
 import {
   BenchConn,
-  type DeliverySink,
+  fastPathFailure,
   helloLogin,
   helloResume,
-  nowMs,
-  pool,
   ReplyError,
+} from "./_bench_client.ts";
+import {
+  type DeliverySink,
+  nowMs,
+  pace,
+  pool,
   sleep,
   stampText,
   withTimeout,
-} from "./_bench_client.ts";
+} from "./_bench_common.ts";
 import {
   childPids,
   coreBusy,
@@ -33,13 +37,21 @@ import {
   treeCpuSeconds,
 } from "./_bench_proc.ts";
 import { round } from "./_bench_stats.ts";
+import {
+  type IdleConn,
+  type IdleTarget,
+  type Receiver,
+  receiverName,
+  type RoomTarget,
+  type Sender,
+  senderName,
+  type ServerSide,
+} from "./_bench_target.ts";
 
 /** Password of every benchmark account. */
 export const PASSWORD = "bench-password-1";
 /** The server's per-connection queue for the bench: headroom above the 1 MiB default. */
 export const SEND_QUEUE = 8 * 1024 * 1024;
-/** Largest gap, in messages, between the last committed id and the slowest receiver. */
-export const LAG_LIMIT = 2000;
 
 /** Writes a progress line to stderr. */
 export function progress(line: string): void {
@@ -106,15 +118,20 @@ export interface Measure {
   coreBusyPct: number[];
   /** CPU of every other user-space process (other work on the machine disturbs the figures). */
   otherCpuPct: number;
+  /**
+   * Busy time of all cores (/proc/stat) that no process measured here accounts for: processes
+   * that started and ended inside the window, kernel threads, time stolen by the hypervisor.
+   */
+  unaccountedPct: number;
   /** Which side looks saturated. */
   bound: string;
-  /** Other processes used 10 % of a core or more: the figures are disturbed. */
+  /** Other processes, or unaccounted busy time, took 10 % of a core or more. */
   disturbed: boolean;
 }
 
 /** Snapshots CPU counters now; `stop()` returns the figures since. */
 export class Meter {
-  readonly #cluster: Cluster;
+  readonly #cluster: ServerSide;
   readonly #t0 = performance.now();
   readonly #server: number[];
   readonly #redis: number | null;
@@ -123,7 +140,7 @@ export class Meter {
   readonly #ours: Set<number>;
   readonly #others: Map<number, number>;
 
-  constructor(cluster: Cluster) {
+  constructor(cluster: ServerSide) {
     this.#cluster = cluster;
     // A node's hashing workers are part of the server.
     this.#ours = new Set([
@@ -160,6 +177,9 @@ export class Meter {
       : serverSide >= 90 && bench >= 90
       ? "both cores saturated"
       : "neither core saturated";
+    const coreBusyPct = coreBusy(this.#cores, coreTimes());
+    const busy = coreBusyPct.reduce((a, b) => a + b, 0);
+    const unaccounted = round(Math.max(0, busy - serverSide - bench - otherPct), 1);
     return {
       wallS: round(wallS, 3),
       serverCpuS: round(serverCpuS, 2),
@@ -168,40 +188,47 @@ export class Meter {
       redisCpuPct: redisCpuS === null ? null : pct(redisCpuS),
       benchCpuS: round(benchCpuS, 2),
       benchCpuPct: bench,
-      coreBusyPct: coreBusy(this.#cores, coreTimes()),
+      coreBusyPct,
       otherCpuPct: otherPct,
+      unaccountedPct: unaccounted,
       bound,
-      disturbed: otherPct >= 10,
+      disturbed: otherPct >= 10 || unaccounted >= 10,
     };
   }
 }
 
 /**
- * Waits until unrelated processes use less than 5 % of a core over a second, at most
- * `maxMs`. Returns the last reading (percent of a core).
+ * Waits until unrelated work takes less than 5 % of a core over a second, at most `maxMs`:
+ * other processes, and busy time of the cores that our processes do not account for (work
+ * of processes too short-lived to be seen). Returns the last reading (percent of a core).
  */
-export async function waitQuiet(cluster: Cluster | null, maxMs: number): Promise<number> {
-  const ours = new Set([Deno.pid, ...(cluster?.nodes.map((n) => n.pid) ?? [])]);
+export async function waitQuiet(cluster: ServerSide | null, maxMs: number): Promise<number> {
+  const nodes = cluster?.nodes.map((n) => n.pid) ?? [];
+  const ours = new Set([Deno.pid, ...nodes, ...nodes.flatMap((pid) => childPids(pid))]);
   if (cluster?.redis) ours.add(cluster.redis.pid);
+  const ourCpu = () => [...ours].reduce((sum, pid) => sum + (cpuSeconds(pid) ?? 0), 0);
   const deadline = Date.now() + maxMs;
   let told = false;
   for (;;) {
     const before = otherCpu(ours);
+    const cores = coreTimes();
+    const mine = ourCpu();
     await sleep(1000);
     let used = 0;
     for (const [pid, cpu] of otherCpu(ours)) used += cpu - (before.get(pid) ?? 0);
-    const pct = round(100 * used, 1);
+    const busy = coreBusy(cores, coreTimes()).reduce((a, b) => a + b, 0);
+    const pct = round(Math.max(100 * used, busy - 100 * (ourCpu() - mine)), 1);
     if (pct < 5 || Date.now() >= deadline) {
-      if (told || pct >= 5) progress(`other processes now use ${pct} % of a core; going on`);
+      if (told || pct >= 5) progress(`other work now takes ${pct} % of a core; going on`);
       return pct;
     }
-    if (!told) progress(`other processes use ${pct} % of a core; waiting up to ${maxMs / 1000} s`);
+    if (!told) progress(`other work takes ${pct} % of a core; waiting up to ${maxMs / 1000} s`);
     told = true;
   }
 }
 
 /** RSS of each node (KiB). */
-export function clusterRss(cluster: Cluster): number[] {
+export function clusterRss(cluster: ServerSide): number[] {
   return cluster.nodes.map((n) => rssKiB(n.pid) ?? 0);
 }
 
@@ -214,7 +241,8 @@ export interface Account {
 /** The accounts of one cluster. */
 export interface Accounts {
   receivers: Account[];
-  sender: Account;
+  /** Senders of the room scenarios. */
+  senders: Account[];
   resumer: Account;
   /** Accounts for password logins (no token kept). */
   loginNames: string[];
@@ -228,10 +256,12 @@ export async function setupAccounts(
   cluster: Cluster,
   receivers: number,
   loginUsers: number,
+  senders: number,
 ): Promise<Accounts> {
+  const senderNames = Array.from({ length: senders }, (_, i) => senderName(i));
   const withToken = [
-    ...Array.from({ length: receivers }, (_, i) => `r${String(i).padStart(4, "0")}`),
-    "sender01",
+    ...Array.from({ length: receivers }, (_, i) => receiverName(i)),
+    ...senderNames,
     "resumer01",
   ];
   const plain = Array.from({ length: loginUsers }, (_, i) => `lg${String(i).padStart(3, "0")}`);
@@ -278,7 +308,7 @@ export async function setupAccounts(
   const account = (name: string) => ({ name, token: tokens.get(name)! });
   return {
     receivers: withToken.slice(0, receivers).map(account),
-    sender: account("sender01"),
+    senders: senderNames.map(account),
     resumer: account("resumer01"),
     loginNames: plain,
   };
@@ -309,140 +339,126 @@ export async function connectAccounts(
   return { conns, failed: result.failed, errors: [...result.errors.keys()] };
 }
 
-/**
- * Calls `issue()` `rate` times per second from now until stopped, without catching up after
- * a stall (ticks are at least ~1 ms apart, so several sends may share one tick).
- */
-export function pace(rate: number, issue: () => void): () => void {
-  const start = nowMs();
-  let slots = 0;
-  let running = true;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const tick = () => {
-    if (!running) return;
-    const now = nowMs();
-    const due = Math.floor(((now - start) * rate) / 1000) + 1;
-    // After a long stall, skip the slots that are more than 50 ms late.
-    const floor = due - Math.max(1, Math.ceil(rate / 20));
-    if (slots < floor) slots = floor;
-    while (slots < due && running) {
-      slots++;
-      issue();
-    }
-    timer = setTimeout(tick, Math.max(0, start + (slots * 1000) / rate - nowMs()));
-  };
-  tick();
-  return () => {
-    running = false;
-    clearTimeout(timer);
-  };
-}
-
 /** Counts of errors by code. */
 function bump(counts: Record<string, number>, error: unknown): void {
   const key = error instanceof ReplyError ? error.code : "closed";
   counts[key] = (counts[key] ?? 0) + 1;
 }
 
-/**
- * One session sending group messages: either as fast as `window` unacknowledged sends
- * allow (a safety valve pauses it while the slowest receiver lags more than
- * {@linkcode LAG_LIMIT} messages behind, so the server never cuts a receiver off), or paced
- * at `rate` per second with `window` as a cap.
- */
-export class GroupSender {
+/** An imchat session sending group messages. */
+class ImchatSender implements Sender {
   readonly #conn: BenchConn;
-  readonly #sink: DeliverySink;
-  readonly #window: number;
-  readonly #rate: number | null;
-  readonly #receivers: BenchConn[];
-  inflight = 0;
-  ok = 0;
-  /** Paced slots skipped because the window was full. */
-  missed = 0;
-  errors: Record<string, number> = {};
-  lastMsgId = 0;
-  #running = false;
-  #paused = false;
-  #pauseStart = 0;
-  /** Time the valve held the sender back, ms. */
-  pausedMs = 0;
-  #stopPace: (() => void) | null = null;
-  #valve: ReturnType<typeof setInterval> | undefined;
 
-  constructor(
-    conn: BenchConn,
-    sink: DeliverySink,
-    window: number,
-    rate: number | null,
-    receivers: BenchConn[],
-  ) {
+  constructor(conn: BenchConn) {
     this.#conn = conn;
-    this.#sink = sink;
-    this.#window = window;
-    this.#rate = rate;
-    this.#receivers = receivers;
   }
 
-  start(): void {
-    this.#running = true;
-    if (this.#rate !== null) {
-      this.#stopPace = pace(this.#rate, () => {
-        if (this.inflight < this.#window) this.#issue();
-        else this.missed++;
-      });
-      return;
-    }
-    this.#valve = setInterval(() => this.#checkLag(), 20);
-    this.#fill();
+  get isOpen(): boolean {
+    return this.#conn.isOpen;
   }
 
-  /** Stops issuing; waits up to `ms` for the sends in flight. */
-  async stop(ms = 5000): Promise<void> {
-    this.#running = false;
-    this.#stopPace?.();
-    clearInterval(this.#valve);
-    if (this.#paused) this.pausedMs += performance.now() - this.#pauseStart;
-    this.#paused = false;
-    const deadline = Date.now() + ms;
-    while (this.inflight > 0 && Date.now() < deadline && this.#conn.isOpen) await sleep(5);
+  get closeReason(): string | null {
+    return this.#conn.closeReason;
   }
 
-  #checkLag(): void {
-    let min = Infinity;
-    for (const r of this.#receivers) if (r.isOpen && r.maxId < min) min = r.maxId;
-    const lagging = min !== Infinity && this.lastMsgId - min > LAG_LIMIT;
-    if (lagging && !this.#paused) {
-      this.#paused = true;
-      this.#pauseStart = performance.now();
-    } else if (!lagging && this.#paused) {
-      this.#paused = false;
-      this.pausedMs += performance.now() - this.#pauseStart;
-      this.#fill();
-    }
-  }
-
-  #fill(): void {
-    while (this.#running && !this.#paused && this.inflight < this.#window && this.#conn.isOpen) {
-      this.#issue();
-    }
-  }
-
-  #issue(): void {
-    const sendMs = nowMs();
-    this.inflight++;
-    this.#conn.request({ type: "send", text: stampText(sendMs) }).then((reply) => {
-      this.inflight--;
-      this.ok++;
-      const id = reply.msgId as number;
-      if (id > this.lastMsgId) this.lastMsgId = id;
-      this.#sink.countSent(sendMs);
-      if (this.#rate === null) this.#fill();
-    }, (error) => {
-      this.inflight--;
-      bump(this.errors, error);
-      if (this.#rate === null) this.#fill();
+  send(text: string): Promise<void> {
+    return this.#conn.request({ type: "send", text }).then(() => {}, (error) => {
+      throw new Error(error instanceof ReplyError ? error.code : "closed");
     });
+  }
+
+  flushAck(): void {
+    this.#conn.flushAck();
+  }
+
+  close(): void {
+    this.#conn.close();
+  }
+}
+
+/**
+ * imchat as a room target: receivers are the resumed sessions of the receiver accounts
+ * (account i on node i mod nodes), sender i resumes `senders[i]` on node i mod nodes; the
+ * room is the group.
+ */
+export function imchatRoom(cluster: Cluster, accounts: Accounts): RoomTarget {
+  return {
+    side: cluster,
+    acks: true,
+    async openReceivers(n, sink) {
+      const res = await connectAccounts(cluster, accounts.receivers.slice(0, n), sink);
+      const conns: Receiver[] = res.conns.filter((c) => c !== undefined);
+      return { conns, failed: res.failed, errors: res.errors };
+    },
+    async openSender(i) {
+      const account = accounts.senders[i];
+      if (!account) throw new Error(`no account for sender ${i + 1}`);
+      const node = cluster.nodes[i % cluster.nodes.length];
+      const conn = await BenchConn.open({ host: "127.0.0.1", port: node.port });
+      try {
+        await helloResume(conn, account.token, 15_000);
+      } catch (error) {
+        conn.close();
+        throw error;
+      }
+      return new ImchatSender(conn);
+    },
+    info: () => ({
+      byteScanFastPath: fastPathFailure === null ? "on" : `OFF: ${fastPathFailure}`,
+    }),
+  };
+}
+
+/**
+ * One imchat node on Deno KV as an idle target: every connection resumes one account with
+ * its token. With `spread`, the node listens on 0.0.0.0 and connections go to `hosts`.
+ */
+export async function imchatIdle(pin: Pinning, spread: string[] | null): Promise<IdleTarget> {
+  const node = await spawnServer({
+    nodeId: "bench-connect",
+    core: pin.serverCore,
+    listenHost: spread ? "0.0.0.0" : "127.0.0.1",
+    extra: ["--kv", ":memory:", "--send-queue", String(SEND_QUEUE)],
+  });
+  try {
+    const setup = await BenchConn.open({ host: "127.0.0.1", port: node.port, bufferBytes: 16384 });
+    try {
+      await setup.request({ type: "hello", protocol: 1 });
+      await setup.request({
+        type: "register",
+        name: "idle01",
+        password: PASSWORD,
+        nickname: "IDLE",
+      });
+    } finally {
+      setup.close();
+    }
+    const login = await BenchConn.open({ host: "127.0.0.1", port: node.port, bufferBytes: 16384 });
+    let token: string;
+    try {
+      token = await helloLogin(login, "idle01", PASSWORD, 20_000);
+    } finally {
+      login.close();
+    }
+    return {
+      pid: node.pid,
+      pidNote: node.pidNote,
+      hosts: spread ?? ["127.0.0.1"],
+      async openIdle(_i, host): Promise<IdleConn> {
+        const conn = await BenchConn.open({ host, port: node.port, bufferBytes: 1024 });
+        try {
+          await helloResume(conn, token, 30_000);
+        } catch (error) {
+          conn.close();
+          throw error;
+        }
+        return conn;
+      },
+      stop: () => node.stop(),
+    };
+  } catch (error) {
+    await node.stop();
+    throw error;
   }
 }
 

@@ -1,7 +1,7 @@
 /**
- * Benchmark process plumbing: CPU pinning with taskset, spawning chat server nodes and a
- * redis-server pinned to a core, finding the pid that really runs the server, and reading
- * CPU time, RSS and limits from /proc. Linux only.
+ * Benchmark process plumbing: CPU pinning with taskset, spawning chat server nodes, a
+ * redis-server and the reference peer ngircd pinned to a core, finding the pid that really
+ * runs the server, and reading CPU time, RSS and limits from /proc. Linux only.
  *
  * @module
  */
@@ -575,4 +575,164 @@ export async function spawnRedis(core: number | null): Promise<RedisProc> {
   const pid = findProcess(child.pid, "redis-server") ?? child.pid;
   const version = (await capture("redis-server", ["--version"])) ?? "?";
   return { url: `redis://127.0.0.1:${port}`, port, pid, version, stop: () => managed.kill() };
+}
+
+/** Settings of a generated ngircd configuration. */
+export interface NgircdConfigOptions {
+  port: number;
+  /** Addresses to listen on (loopback). */
+  listen: string[];
+  /** An empty directory, read as the configuration snippet directory. */
+  includeDir: string;
+}
+
+/**
+ * The ngircd.conf of the reference peer: loopback only, no DNS, ident or PAM lookups, no
+ * connection limits (total or per address), no command penalties (one client sends hundreds
+ * of PRIVMSGs a second), and no system-wide configuration snippets.
+ *
+ * @example
+ * ```ts
+ * ngircdConfig({ port: 6667, listen: ["127.0.0.1"], includeDir: "/tmp/x" }).includes("Ports = 6667");
+ * ```
+ */
+export function ngircdConfig(o: NgircdConfigOptions): string {
+  return [
+    "[Global]",
+    "Name = bench.irc",
+    "Info = imchat benchmark reference peer",
+    "AdminInfo1 = imchat benchmark",
+    "AdminInfo2 = loopback only",
+    "AdminEMail = bench@localhost",
+    `Listen = ${o.listen.join(",")}`,
+    `Ports = ${o.port}`,
+    "MotdPhrase = imchat benchmark",
+    "PidFile =",
+    "[Limits]",
+    "MaxConnections = 0",
+    "MaxConnectionsIP = 0",
+    "MaxJoins = 10",
+    "MaxNickLength = 16",
+    "MaxPenaltyTime = 0",
+    "PingTimeout = 120",
+    "PongTimeout = 20",
+    "[Options]",
+    "DNS = no",
+    "Ident = no",
+    "PAM = no",
+    `IncludeDir = ${o.includeDir}`,
+    "",
+  ].join("\n");
+}
+
+/** An ngircd child. */
+export interface NgircdProc {
+  port: number;
+  pid: number;
+  /** Addresses it listens on. */
+  listen: string[];
+  /** First line of `ngircd --version`. */
+  version: string;
+  /** How the pid was verified. */
+  pidNote: string;
+  /** Last lines of its log (stderr). */
+  tail: string[];
+  stop(): Promise<void>;
+}
+
+/** How to get ngircd where it is missing (Debian and Ubuntu). */
+export const NGIRCD_INSTALL = "apt-get install ngircd";
+
+/** Path of the ngircd binary (PATH, then /usr/sbin, which a non-root PATH may lack), or null. */
+export async function ngircdPath(): Promise<string | null> {
+  const found = await capture("sh", ["-c", "command -v ngircd"]);
+  if (found) return found;
+  try {
+    Deno.statSync("/usr/sbin/ngircd");
+    return "/usr/sbin/ngircd";
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Starts Debian's ngircd in the foreground on a free port with a generated configuration in
+ * a temporary directory, pinned to `core`; resolves once it accepts connections. `stop()`
+ * kills it and removes the directory; {@linkcode killAll} does too.
+ */
+export async function spawnNgircd(core: number | null, listen: string[]): Promise<NgircdProc> {
+  const binary = await ngircdPath();
+  if (binary === null) {
+    throw new Error(`ngircd not found on PATH or in /usr/sbin (${NGIRCD_INSTALL})`);
+  }
+  const port = freePort();
+  const dir = await Deno.makeTempDir({ prefix: "imchat-bench-ngircd-" });
+  const includeDir = `${dir}/conf.d`;
+  await Deno.mkdir(includeDir);
+  const config = `${dir}/ngircd.conf`;
+  await Deno.writeTextFile(config, ngircdConfig({ port, listen, includeDir }));
+  const child = await spawnPinned(core, binary, ["-n", "-f", config], "piped");
+  const tail: string[] = [];
+  const reading = (async () => {
+    let rest = "";
+    try {
+      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+        rest += chunk;
+        const parts = rest.split("\n");
+        rest = parts.pop()!;
+        for (const line of parts) {
+          tail.push(line);
+          if (tail.length > 40) tail.shift();
+        }
+      }
+    } catch {
+      // pipe closed
+    }
+  })();
+  let exited = false;
+  child.status.then(() => exited = true);
+  const managed: Managed = {
+    async kill() {
+      live.delete(managed);
+      if (!exited) {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // gone
+        }
+        await waitStatus(child, 3000);
+      }
+      await Promise.race([reading, sleep(1000)]);
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+  live.add(managed);
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (exited) {
+      await managed.kill();
+      throw new Error(`ngircd exited at start:\n${tail.join("\n")}`);
+    }
+    try {
+      const conn = await Deno.connect({ hostname: listen[0], port });
+      conn.close();
+      break;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) {
+      await managed.kill();
+      throw new Error(`ngircd did not listen on port ${port}:\n${tail.join("\n")}`);
+    }
+    await sleep(50);
+  }
+  const pid = findProcess(child.pid, "ngircd") ?? child.pid;
+  const owns = ownsListener(pid, port);
+  const pidNote = owns === true
+    ? `pid ${pid} runs ngircd and owns the listening socket`
+    : owns === false
+    ? `WARNING: pid ${pid} runs ngircd but does not own port ${port}`
+    : `pid ${pid} runs ngircd (listening socket not checked)`;
+  const version = (await capture(binary, ["--version"]))?.split("\n")[0] ?? "?";
+  return { port, pid, listen, version, pidNote, tail, stop: () => managed.kill() };
 }

@@ -7,39 +7,35 @@
  * every child is killed at the end, also on error. Results go to stdout as tables and to a
  * JSON file (`--out`, default `bench-results/latest.json`).
  *
- * Scenarios: `connect` (idle logged-in connections and memory per connection), `fanout`
- * (group throughput with one windowed sender), `latency` (paced group messages), `private`
- * (pairs exchanging private messages), `login` (resumes/s, password logins/s, chat latency
- * during a login storm). Store modes: `kv` (one node on Deno KV in memory) and `redis` (two
- * nodes on one redis-server; fanout, latency and private only).
+ * Scenarios: `connect` (idle logged-in connections and memory per connection at 10,000 and
+ * 19,000), `fanout` (room throughput with 1 and with 4 senders, windowed by deliveries),
+ * `latency` (light load: paced room messages), `private` (pairs exchanging private messages),
+ * `login` (resumes/s, password logins/s, chat latency during a login storm). Store modes:
+ * `kv` (one node on Deno KV in memory) and `redis` (two nodes on one redis-server; fanout,
+ * latency and private only).
+ *
+ * `--peer ngircd` runs connect, fanout and latency once more against Debian's ngircd (a C
+ * IRC server) in the same sitting, with the same rules, sizes, pinning and measurement
+ * windows and its own small IRC driver, and prints imchat/ngircd ratios.
  *
  * @module
  */
 
-import {
-  BenchConn,
-  DeliverySink,
-  fastPathFailure,
-  helloLogin,
-  helloResume,
-  nowMs,
-  pool,
-  sleep,
-  type Window,
-} from "./_bench_client.ts";
+import { DeliverySink, nowMs, pool, sleep, type Window } from "./_bench_common.ts";
+import { compareFigures, type ComparisonRow, peerFigures } from "./_bench_compare.ts";
+import { ircIdle, ircRoom } from "./_bench_irc.ts";
 import {
   type Accounts,
   type Cluster,
   clusterRss,
   connectAccounts,
-  GroupSender,
-  LAG_LIMIT,
+  imchatIdle,
+  imchatRoom,
   loginStorm,
   type Measure,
   Meter,
   oneLogin,
   oneResume,
-  PASSWORD,
   PrivateSender,
   progress,
   SEND_QUEUE,
@@ -51,28 +47,48 @@ import {
   capture,
   initClockTicks,
   killAll,
+  NGIRCD_INSTALL,
+  ngircdPath,
+  type NgircdProc,
   openFileLimit,
   type Pinning,
   pinSelf,
   rssKiB,
-  spawnServer,
+  spawnNgircd,
 } from "./_bench_proc.ts";
 import { fmt, type LatencySummary, round, table } from "./_bench_stats.ts";
+import {
+  type IdleConn,
+  type IdleTarget,
+  RoomSenders,
+  type RoomTarget,
+  type Sender,
+  type ServerSide,
+  SPREAD_HOSTS,
+} from "./_bench_target.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
 type Scenario = "connect" | "fanout" | "latency" | "private" | "login";
 type Store = "kv" | "redis";
+/** Reference peers. */
+type Peer = "ngircd";
 const SCENARIOS: Scenario[] = ["connect", "fanout", "latency", "private", "login"];
 /** Scenarios run in Redis mode. */
 const REDIS_SCENARIOS: Scenario[] = ["fanout", "latency", "private"];
+/** Scenarios run against a peer. */
+const PEER_SCENARIOS: Scenario[] = ["connect", "fanout", "latency"];
 
 /** Sizes of every phase. */
 interface Sizes {
   connections: number;
+  /** Connections at the first memory reading of the connect scenario. */
+  connectCheckpoint: number;
   connectConcurrency: number;
   idleMs: number;
   clients: number;
+  /** Sender counts of the fanout scenario, one run each. */
+  senders: number[];
   window: number;
   warmupMs: number;
   fanoutMs: number;
@@ -92,9 +108,11 @@ interface Sizes {
 
 const FULL: Sizes = {
   connections: 19_000,
+  connectCheckpoint: 10_000,
   connectConcurrency: 500,
   idleMs: 5000,
   clients: 200,
+  senders: [1, 4],
   window: 10,
   warmupMs: 1000,
   fanoutMs: 10_000,
@@ -114,9 +132,11 @@ const FULL: Sizes = {
 
 const QUICK: Sizes = {
   connections: 300,
+  connectCheckpoint: 150,
   connectConcurrency: 100,
-  idleMs: 500,
+  idleMs: 200,
   clients: 20,
+  senders: [1, 4],
   window: 10,
   warmupMs: 300,
   fanoutMs: 2000,
@@ -138,6 +158,8 @@ const QUICK: Sizes = {
 interface Options {
   scenarios: Scenario[];
   stores: Store[];
+  /** Reference peer to run in the same sitting, or null. */
+  peer: Peer | null;
   quick: boolean;
   out: string;
   sizes: Sizes;
@@ -147,11 +169,16 @@ const USAGE = `Usage: deno task bench [options]
 
   --scenario S      connect|fanout|latency|private|login|all (default all; repeat or
                     comma-separate for several)
-  --store S         kv|redis|both (default both; redis runs fanout, latency, private)
+  --store S         kv|redis|both|none (default both; redis runs fanout, latency,
+                    private; none runs imchat not at all, only --peer)
+  --peer ngircd     also run connect, fanout and latency against Debian's ngircd (same
+                    sitting, same rules) and print imchat/ngircd ratios
   --quick           small phases, for a smoke test
   --out FILE        JSON results (default bench-results/latest.json)
   --connections N   idle connections of the connect scenario (default 19000)
   --clients K       receivers of fanout/latency (default 200)
+  --senders L       sender counts of fanout, one run each (default 1,4)
+  --window W        messages per sender worth of deliveries in flight (default 10)
   --duration S      seconds of the fanout, latency and private phases (default 10)
   --private-rate R  private messages per second in total (default 2000)
   --help            this text`;
@@ -161,6 +188,7 @@ class UsageError extends Error {}
 function parseArgs(args: string[]): Options {
   let scenarios: Scenario[] = [...SCENARIOS];
   let stores: Store[] = ["kv", "redis"];
+  let peer: Peer | null = null;
   let quick = false;
   let out = "bench-results/latest.json";
   const overrides: Partial<Sizes> = {};
@@ -188,9 +216,24 @@ function parseArgs(args: string[]): Options {
         const v = value();
         if (v === "both") stores = ["kv", "redis"];
         else if (v === "kv" || v === "redis") stores = [v];
-        else throw new UsageError(`--store is kv, redis or both, not "${v}"`);
+        else if (v === "none") stores = [];
+        else throw new UsageError(`--store is kv, redis, both or none, not "${v}"`);
         break;
       }
+      case "--peer": {
+        const v = value();
+        if (v !== "ngircd") throw new UsageError(`--peer is ngircd, not "${v}"`);
+        peer = v;
+        break;
+      }
+      case "--senders": {
+        const list = (value() ?? "").split(",").map((v) => int(flag, v, 1));
+        overrides.senders = [...new Set(list)];
+        break;
+      }
+      case "--window":
+        overrides.window = int(flag, value(), 1);
+        break;
       case "--quick":
         quick = true;
         break;
@@ -215,17 +258,22 @@ function parseArgs(args: string[]): Options {
     }
   }
   if (chosen) scenarios = SCENARIOS.filter((s) => chosen!.includes(s));
+  if (stores.length === 0 && peer === null) {
+    throw new UsageError("--store none runs nothing without --peer");
+  }
   const sizes = { ...(quick ? QUICK : FULL), ...overrides };
   if (durationS !== null) {
     sizes.fanoutMs = sizes.latencyMs = sizes.privateMs = durationS * 1000;
   }
-  return { scenarios, stores, quick, out, sizes };
+  return { scenarios, stores, peer, quick, out, sizes };
 }
 
-/** One scenario's outcome in one store mode. */
+/** One scenario's outcome on one server (imchat in one store mode, or the peer). */
 interface Result {
   scenario: Scenario;
-  store: Store;
+  server: "imchat" | Peer;
+  /** imchat's store mode; null for the peer. */
+  store: Store | null;
   ok: boolean;
   error?: string;
   params: Record<string, unknown>;
@@ -233,10 +281,16 @@ interface Result {
   notes: string[];
 }
 
+/** What a result ran on: the imchat store mode, or the peer's name. */
+function targetOf(r: { server: string; store: Store | null }): string {
+  return r.store ?? r.server;
+}
+
 /** A row of the closing summary. */
 interface SummaryRow {
   scenario: string;
-  store: Store;
+  /** {@linkcode targetOf} the result. */
+  target: string;
   rate: string;
   p50: number | null;
   p99: number | null;
@@ -257,7 +311,7 @@ function pushSummary(result: Result, row: SummaryRow): void {
 }
 
 // ---------------------------------------------------------------------------------------
-// Group fan-out (fanout, latency, and the latency part of login)
+// Room fan-out (fanout, latency, and the latency part of login), on imchat or the peer
 
 interface GroupPhase {
   name: string;
@@ -273,6 +327,10 @@ interface PhaseOut {
   deliveries: number;
   expected: number;
   deliveriesPerS: number;
+  /** Bytes the receivers read per delivery (the server's wire format, all included). */
+  bytesPerDelivery: number | null;
+  /** Deliveries per receiver read(): how many messages the server puts in one write. */
+  deliveriesPerRead: number | null;
   latency: LatencySummary;
   measure: Measure;
   deliveriesPerServerCpuS: number | null;
@@ -281,10 +339,11 @@ interface PhaseOut {
 }
 
 function phaseOut(
-  cluster: Cluster,
+  side: ServerSide,
   w: Window,
   m: Measure,
   receivers: number,
+  reading: { bytes: number; reads: number; total: number },
   extra?: Record<string, unknown>,
 ): PhaseOut {
   const serverSide = m.serverCpuS + (m.redisCpuS ?? 0);
@@ -295,10 +354,12 @@ function phaseOut(
     deliveries: w.count,
     expected: w.sent * receivers,
     deliveriesPerS: Math.round(w.count / m.wallS),
+    bytesPerDelivery: reading.total > 0 ? round(reading.bytes / reading.total, 1) : null,
+    deliveriesPerRead: reading.reads > 0 ? round(reading.total / reading.reads, 2) : null,
     latency: w.hist.summary(),
     measure: m,
     deliveriesPerServerCpuS: m.serverCpuS > 0 ? Math.round(w.count / m.serverCpuS) : null,
-    deliveriesPerServerRedisCpuS: cluster.redis && serverSide > 0
+    deliveriesPerServerRedisCpuS: side.redis && serverSide > 0
       ? Math.round(w.count / serverSide)
       : null,
     ...(extra ? { extra } : {}),
@@ -312,7 +373,9 @@ async function drain(windows: Window[], perSend: () => number, ms: number): Prom
   while (missing() && Date.now() < deadline) await sleep(10);
 }
 
-function closeReasons(conns: BenchConn[]): Record<string, number> {
+function closeReasons(
+  conns: readonly { isOpen: boolean; closeReason: string | null }[],
+): Record<string, number> {
   const out: Record<string, number> = {};
   for (const c of conns) {
     if (c.isOpen) continue;
@@ -322,79 +385,111 @@ function closeReasons(conns: BenchConn[]): Record<string, number> {
   return out;
 }
 
-async function closeAll(conns: BenchConn[]): Promise<void> {
+async function closeAll(conns: readonly { flushAck(): void; close(): void }[]): Promise<void> {
   for (const c of conns) c.flushAck();
   await sleep(150);
   for (const c of conns) c.close();
 }
 
+/** Shape of a room run. */
+interface RoomRun {
+  clients: number;
+  senders: number;
+  /** Messages per sender worth of deliveries in flight (see RoomSenders). */
+  window: number;
+  /** Messages per second in total, or null for as fast as the window allows. */
+  rate: number | null;
+  warmupMs: number;
+}
+
 /**
- * K receivers (resumed, spread over the nodes), one sender session (node 0) sending group
- * messages windowed (`rate` null) or paced; one measured window per phase, by send time.
+ * K receivers and `senders` sender connections in one room, messages windowed by deliveries
+ * (`rate` null) or paced; receivers (and senders) acknowledge every 100 ms where the
+ * protocol has acknowledgements. One measured window per phase, by send time.
  */
 async function runGroup(
-  cluster: Cluster,
-  accounts: Accounts,
-  o: { clients: number; window: number; rate: number | null; warmupMs: number },
+  target: RoomTarget,
+  o: RoomRun,
   phases: GroupPhase[],
 ): Promise<{ phases: PhaseOut[]; info: Record<string, unknown> }> {
   const sink = new DeliverySink();
-  const receiverAccounts = accounts.receivers.slice(0, o.clients);
-  const connected = await connectAccounts(cluster, receiverAccounts, sink);
-  const receivers = connected.conns.filter((c) => c !== undefined);
-  const all = [...receivers];
+  const connected = await target.openReceivers(o.clients, sink);
+  const receivers = connected.conns;
+  const senderConns: Sender[] = [];
+  const all: { flushAck(): void; close(): void }[] = [...receivers];
   const ack = setInterval(() => {
-    for (const c of receivers) c.flushAck();
+    for (const c of all) c.flushAck();
   }, 100);
   try {
     if (receivers.length === 0) throw new Error(`no receiver connected: ${connected.errors}`);
-    const senderConn = await BenchConn.open({ host: "127.0.0.1", port: cluster.nodes[0].port });
-    all.push(senderConn);
-    await helloResume(senderConn, accounts.sender.token, 15_000);
+    for (let i = 0; i < o.senders; i++) {
+      const sender = await target.openSender(i);
+      senderConns.push(sender);
+      all.push(sender);
+    }
     await sleep(300);
-    const sender = new GroupSender(senderConn, sink, o.window, o.rate, receivers);
-    sender.start();
+    const senders = new RoomSenders(senderConns, receivers, sink, o.window, o.rate);
+    senders.start();
     await sleep(o.warmupMs);
     // Windows are keyed by send time: each is summarised after the final drain, so sends
     // in flight at a phase boundary count fully in their own phase.
-    const done: { w: Window; m: Measure; extra?: Record<string, unknown> }[] = [];
+    const done: {
+      w: Window;
+      m: Measure;
+      reading: { bytes: number; reads: number; total: number };
+      extra?: Record<string, unknown>;
+    }[] = [];
     let previous: Window | null = null;
     for (let p = 0; p < phases.length; p++) {
       const phase = phases[p];
       const from = nowMs();
       if (previous) previous.until = from;
       const w = sink.open(phase.name, from);
-      const meter = new Meter(cluster);
+      const meter = new Meter(target.side);
+      const before = { bytes: sink.bytes, reads: sink.reads, total: sink.total };
       const load = phase.during?.();
       await sleep(phase.ms);
       if (p === phases.length - 1) {
         w.until = nowMs();
-        await sender.stop();
+        await senders.stop();
         await drain(sink.windows, () => receivers.filter((c) => c.isOpen).length, 5000);
       }
       const m = meter.stop();
-      done.push({ w, m, extra: await load?.stop() });
+      done.push({
+        w,
+        m,
+        reading: {
+          bytes: sink.bytes - before.bytes,
+          reads: sink.reads - before.reads,
+          total: sink.total - before.total,
+        },
+        extra: await load?.stop(),
+      });
       previous = w;
     }
     const open = receivers.filter((c) => c.isOpen).length;
-    const outs = done.map(({ w, m, extra }) => phaseOut(cluster, w, m, open, extra));
+    const outs = done.map(({ w, m, reading, extra }) =>
+      phaseOut(target.side, w, m, open, reading, extra)
+    );
     return {
       phases: outs,
       info: {
         receiversConnected: receivers.length,
         receiverConnectFailures: connected.failed,
         receiversClosedDuringRun: closeReasons(receivers),
-        senderClosed: senderConn.isOpen ? null : senderConn.closeReason,
-        senderErrors: sender.errors,
-        pacedSlotsMissedWindowFull: sender.missed,
-        valvePausedMs: Math.round(sender.pausedMs),
+        sendersClosed: closeReasons(senderConns),
+        senderErrors: senders.errors,
+        pacedSlotsMissedWindowFull: senders.missed,
+        acknowledgements: target.acks
+          ? "receivers and senders ack every 100 ms"
+          : "none (the protocol has no acknowledgements)",
         deliveriesOutsideWindows: sink.outside,
         backlogMessages: sink.away,
         untimedMessages: sink.untimed,
-        jsonCrossChecks: sink.checked,
-        jsonCrossCheckMismatches: sink.mismatches,
-        byteScanFastPath: fastPathFailure === null ? "on" : `OFF: ${fastPathFailure}`,
-        serverRssKiB: clusterRss(cluster),
+        crossChecks: sink.checked,
+        crossCheckMismatches: sink.mismatches,
+        ...target.info?.(),
+        serverRssKiB: target.side.nodes.map((n) => rssKiB(n.pid) ?? 0),
       },
     };
   } finally {
@@ -408,9 +503,11 @@ function phaseRows(p: PhaseOut, label = ""): [string, string][] {
   const l = p.latency;
   const pre = label ? `${label}: ` : "";
   const rows: [string, string][] = [
-    [`${pre}messages sent (ok)`, `${fmt(p.sent)} (${fmt(p.sendPerS, 1)}/s)`],
+    [`${pre}messages sent (accepted)`, `${fmt(p.sent)} (${fmt(p.sendPerS, 1)}/s)`],
     [`${pre}deliveries / expected`, `${fmt(p.deliveries)} / ${fmt(p.expected)}`],
     [`${pre}deliveries/s`, fmt(p.deliveriesPerS)],
+    [`${pre}bytes read per delivery`, fmt(p.bytesPerDelivery, 1)],
+    [`${pre}deliveries per receiver read()`, fmt(p.deliveriesPerRead, 2)],
     [
       `${pre}latency p50 / p99 / p99.9 / max`,
       `${fmt(l.p50Ms, 3)} / ${fmt(l.p99Ms, 3)} / ${fmt(l.p999Ms, 3)} / ${fmt(l.maxMs, 3)} ms`,
@@ -428,15 +525,16 @@ function phaseRows(p: PhaseOut, label = ""): [string, string][] {
     [`${pre}bench CPU`, `${fmt(m.benchCpuS, 2)} s (${fmt(m.benchCpuPct, 1)} % of a core)`],
     [`${pre}core busy (/proc/stat)`, m.coreBusyPct.map((b, i) => `cpu${i} ${b} %`).join(", ")],
     [`${pre}other processes' CPU`, `${fmt(m.otherCpuPct, 1)} % of a core`],
+    [`${pre}unaccounted busy (all cores)`, `${fmt(m.unaccountedPct, 1)} % of a core`],
     [`${pre}wall`, `${fmt(m.wallS, 2)} s — ${m.bound}${m.disturbed ? " — DISTURBED" : ""}`],
   );
   return rows;
 }
 
-function addSummary(result: Result, scenario: string, store: Store, p: PhaseOut): void {
+function addSummary(result: Result, scenario: string, p: PhaseOut): void {
   pushSummary(result, {
     scenario,
-    store,
+    target: targetOf(result),
     rate: `${fmt(p.deliveriesPerS)} deliv/s`,
     p50: p.latency.p50Ms,
     p99: p.latency.p99Ms,
@@ -452,40 +550,50 @@ function infoRows(info: Record<string, unknown>): [string, string][] {
   return Object.entries(info).map(([k, v]) => [k, show(v)]);
 }
 
+/** Summary label of a room run: "fanout 1 sender", "latency"... */
+function roomLabel(kind: "fanout" | "latency", senders: number): string {
+  return kind === "latency" ? "latency" : `fanout ${senders} sender${senders === 1 ? "" : "s"}`;
+}
+
 async function groupScenario(
   kind: "fanout" | "latency",
-  cluster: Cluster,
-  accounts: Accounts,
+  target: RoomTarget,
   s: Sizes,
+  senders: number,
   result: Result,
 ): Promise<void> {
   const rate = kind === "fanout" ? null : s.latencyRate;
   const ms = kind === "fanout" ? s.fanoutMs : s.latencyMs;
   result.params = {
     receivers: s.clients,
-    senders: 1,
+    senders,
     window: s.window,
+    windowRule: "messages issued × open receivers − deliveries ≤ senders × window × receivers",
     rate: rate ?? "unlimited (window-bound)",
     durationMs: ms,
     warmupMs: s.warmupMs,
-    nodes: cluster.nodes.length,
-    ...(rate === null ? { lagLimitMessages: LAG_LIMIT } : {}),
+    serverProcesses: target.side.nodes.length,
+    acks: target.acks,
   };
-  progress(`${cluster.store}: ${kind} (${s.clients} receivers, ${ms / 1000} s)`);
+  progress(
+    `${targetOf(result)}: ${roomLabel(kind, senders)} (${s.clients} receivers, ${ms / 1000} s)`,
+  );
   const run = await runGroup(
-    cluster,
-    accounts,
-    { clients: s.clients, window: s.window, rate, warmupMs: s.warmupMs },
+    target,
+    { clients: s.clients, senders, window: s.window, rate, warmupMs: s.warmupMs },
     [{ name: "main", ms }],
   );
   const p = run.phases[0];
   result.metrics = { ...p, ...run.info };
   rowsOf.set(result, [...phaseRows(p), ...infoRows(run.info)]);
-  addSummary(result, kind, cluster.store, p);
-  if (kind === "latency" && p.latency.p99Ms !== null) {
+  addSummary(result, roomLabel(kind, senders), p);
+  if (kind === "latency" && p.latency.p99Ms !== null && result.server === "imchat") {
     result.notes.push(
       `p99 ${p.latency.p99Ms} ms ${p.latency.p99Ms <= 5 ? "meets" : "MISSES"} the 5 ms target`,
     );
+  }
+  if (!target.acks) {
+    result.notes.push("IRC has no delivery acknowledgements: receivers send nothing back");
   }
   if (p.deliveries < p.expected) {
     result.notes.push(`${p.expected - p.deliveries} deliveries missing after a 5 s drain`);
@@ -532,20 +640,20 @@ async function privateScenario(
     await sender.stop();
     await drain([w], () => 1, 5000);
     const m = meter.stop();
-    const p = phaseOut(cluster, w, m, 1);
+    const p = phaseOut(cluster, w, m, 1, sink);
     const info = {
       sendErrors: sender.errors,
       slotsSkipped50InFlight: sender.missed,
       connectionsClosedDuringRun: closeReasons(conns),
       deliveriesOutsideWindows: sink.outside,
       backlogMessages: sink.away,
-      jsonCrossChecks: sink.checked,
-      jsonCrossCheckMismatches: sink.mismatches,
+      crossChecks: sink.checked,
+      crossCheckMismatches: sink.mismatches,
       serverRssKiB: clusterRss(cluster),
     };
     result.metrics = { ...p, ...info };
     rowsOf.set(result, [...phaseRows(p), ...infoRows(info)]);
-    addSummary(result, "private", cluster.store, p);
+    addSummary(result, "private", p);
     if (p.deliveries < p.expected) {
       result.notes.push(`${p.expected - p.deliveries} deliveries missing after a 5 s drain`);
     }
@@ -606,7 +714,7 @@ async function loginScenario(
   );
   pushSummary(result, {
     scenario: "login: resumes",
-    store: cluster.store,
+    target: cluster.store,
     rate: `${fmt(resumes.done / m.wallS)} resumes/s`,
     p50: null,
     p99: null,
@@ -646,7 +754,7 @@ async function loginScenario(
   );
   pushSummary(result, {
     scenario: "login: password",
-    store: cluster.store,
+    target: cluster.store,
     rate: `${fmt(logins.done / m.wallS, 1)} logins/s`,
     p50: null,
     p99: null,
@@ -661,9 +769,8 @@ async function loginScenario(
       `${s.stormPhaseMs / 1000} s with a storm of ${s.stormConcurrency} password logins`,
   );
   const run = await runGroup(
-    cluster,
-    accounts,
-    { clients: s.clients, window: s.window, rate: s.latencyRate, warmupMs: s.warmupMs },
+    imchatRoom(cluster, accounts),
+    { clients: s.clients, senders: 1, window: s.window, rate: s.latencyRate, warmupMs: s.warmupMs },
     [
       { name: "alone", ms: s.stormPhaseMs },
       {
@@ -695,93 +802,94 @@ async function loginScenario(
         `on the server's worker threads, which share core 0 with its event loop here`,
     );
   }
-  addSummary(result, "login: latency alone", cluster.store, alone);
-  addSummary(result, "login: latency+storm", cluster.store, storm);
+  addSummary(result, "login: latency alone", alone);
+  addSummary(result, "login: latency+storm", storm);
 }
 
 // ---------------------------------------------------------------------------------------
 // Idle connections
 
 /**
- * Above this many connections they go to 127.0.0.1-127.0.0.4 (server on 0.0.0.0). Linux
- * hands out even ephemeral ports to connect() first; 32768-60999 has ~14,100 of them, and
- * past that each connect() to the same destination searches long (measured here: the bench
- * core saturates and resumes/s fall from ~3,800 to ~600 beyond ~14,000 connections).
- * Four destinations keep every connect() cheap.
+ * Above this many connections they go to 127.0.0.1-127.0.0.4. Linux hands out even
+ * ephemeral ports to connect() first; 32768-60999 has ~14,100 of them, and past that each
+ * connect() to the same destination searches long (measured here: the bench core saturates
+ * and resumes/s fall from ~3,800 to ~600 beyond ~14,000 connections). Four destinations
+ * keep every connect() cheap.
  */
 const SPREAD_ABOVE = 10_000;
 
-async function connectScenario(pin: Pinning, s: Sizes, result: Result): Promise<void> {
+/**
+ * Opens `connections` idle logged-in connections in two parts, the server's RSS read after
+ * each part and an idle pause: KiB per connection at the checkpoint (10,000) and at the end
+ * (19,000), both over the RSS before the first connection, and the marginal cost between.
+ */
+async function connectScenario(
+  s: Sizes,
+  result: Result,
+  start: (spread: string[] | null) => Promise<IdleTarget>,
+): Promise<void> {
   const requested = s.connections;
   const selfLimit = openFileLimit("self") ?? 1024;
-  const spread = Math.min(requested, selfLimit - 100) > SPREAD_ABOVE;
-  const node = await spawnServer({
-    nodeId: "bench-connect",
-    core: pin.serverCore,
-    listenHost: spread ? "0.0.0.0" : "127.0.0.1",
-    extra: ["--kv", ":memory:", "--send-queue", String(SEND_QUEUE)],
-  });
-  const cluster: Cluster = { store: "kv", nodes: [node], redis: null, stop: () => node.stop() };
-  const conns: BenchConn[] = [];
+  const spread = Math.min(requested, selfLimit - 100) > SPREAD_ABOVE ? SPREAD_HOSTS : null;
+  const label = targetOf(result);
+  const target = await start(spread);
+  const side: ServerSide = { nodes: [{ pid: target.pid }], redis: null };
+  const conns: IdleConn[] = [];
   try {
-    const serverLimit = openFileLimit(node.pid) ?? selfLimit;
+    const serverLimit = openFileLimit(target.pid) ?? selfLimit;
     const limit = Math.min(selfLimit, serverLimit) - 100;
     const n = Math.min(requested, limit);
+    const checkpoint = s.connectCheckpoint < n ? s.connectCheckpoint : Math.floor(n / 2);
+    const cap = target.maxConcurrency;
+    const concurrency = Math.min(s.connectConcurrency, cap?.limit ?? Infinity);
     result.params = {
       requested,
       connections: n,
-      concurrency: s.connectConcurrency,
+      checkpoint,
+      concurrency,
       idleMs: s.idleMs,
-      destinations: spread ? "127.0.0.1-127.0.0.4 (server on 0.0.0.0)" : "127.0.0.1",
+      destinations: target.hosts.join(","),
+      login: result.server === "imchat"
+        ? "hello + resume (one account, token)"
+        : "NICK + USER (registered, in no channel)",
       openFileLimit: { bench: selfLimit, server: serverLimit },
+      serverPid: target.pid,
+      serverPidNote: target.pidNote,
     };
     result.notes.push(
       `100,000 connections cannot be reached on this machine: RLIMIT_NOFILE is ` +
         `${Math.min(selfLimit, serverLimit)} per process (hard limit, cannot be raised) and the ` +
         `server holds one descriptor per connection, so one server process tops out near ` +
-        `${limit}; the per-connection figure below is measured at N=${n}.`,
+        `${limit}; the per-connection figures below are measured at N=${checkpoint} and N=${n}.`,
     );
     if (n < requested) result.notes.push(`--connections ${requested} clamped to ${n}`);
-    progress(`kv: connect ${n} idle connections (concurrency ${s.connectConcurrency})`);
-
-    const setup = await BenchConn.open({ host: "127.0.0.1", port: node.port, bufferBytes: 16384 });
-    await setup.request({ type: "hello", protocol: 1 });
-    await setup.request({ type: "register", name: "idle01", password: PASSWORD, nickname: "IDLE" });
-    setup.close();
-    const login = await BenchConn.open({ host: "127.0.0.1", port: node.port, bufferBytes: 16384 });
-    const token = await helloLogin(login, "idle01", PASSWORD, 20_000);
-    login.close();
-    await sleep(500);
-    const rssBefore = rssKiB(node.pid) ?? 0;
+    if (cap && concurrency < s.connectConcurrency) {
+      result.notes.push(
+        `${concurrency} connections opened at once, not ${s.connectConcurrency}: ${cap.why}`,
+      );
+    }
+    progress(`${label}: connect ${n} idle connections (concurrency ${concurrency})`);
+    await sleep(Math.min(500, s.idleMs));
+    const rssBefore = rssKiB(target.pid) ?? 0;
     const benchRssBefore = Deno.memoryUsage().rss;
 
-    const meter = new Meter(cluster);
+    const meter = new Meter(side);
     const started = performance.now();
+    const hosts = target.hosts;
     const open = async (i: number) => {
-      const host = spread ? `127.0.0.${1 + (i % 4)}` : "127.0.0.1";
-      const conn = await BenchConn.open({ host, port: node.port, bufferBytes: 1024 });
-      try {
-        await helloResume(conn, token, 30_000);
-      } catch (error) {
-        conn.close();
-        throw error;
-      }
-      conns.push(conn);
+      conns.push(await target.openIdle(i, hosts[i % hosts.length]));
     };
-    // Two halves, with the server's RSS read in between: the second half's growth is the
-    // marginal cost of a connection, free of the fixed cost of a warm heap.
-    const half = Math.floor(n / 2);
-    const first = await pool(half, s.connectConcurrency, Date.now() + 300_000, open);
+    const first = await pool(checkpoint, concurrency, Date.now() + 300_000, open);
     const firstS = (performance.now() - started) / 1000;
     await sleep(s.idleMs);
-    const rssHalf = rssKiB(node.pid) ?? 0;
-    const openedHalf = conns.length;
+    const rssCheckpoint = rssKiB(target.pid) ?? 0;
+    const openedFirst = conns.length;
     const secondStarted = performance.now();
     const second = await pool(
-      n - half,
-      s.connectConcurrency,
+      n - checkpoint,
+      concurrency,
       Date.now() + 300_000,
-      (i) => open(half + i),
+      (i) => open(checkpoint + i),
     );
     const connectS = firstS + (performance.now() - secondStarted) / 1000;
     const res = {
@@ -789,35 +897,39 @@ async function connectScenario(pin: Pinning, s: Sizes, result: Result): Promise<
       errors: new Map([...first.errors, ...second.errors]),
     };
     const m = meter.stop();
-    const rssAfter = rssKiB(node.pid) ?? 0;
+    const rssAfter = rssKiB(target.pid) ?? 0;
     await sleep(s.idleMs);
-    const rssIdle = rssKiB(node.pid) ?? 0;
+    const rssIdle = rssKiB(target.pid) ?? 0;
     const stillOpen = conns.filter((c) => c.isOpen).length;
     const benchRss = Deno.memoryUsage().rss;
+    const atCheckpoint = openedFirst ? (rssCheckpoint - rssBefore) / openedFirst : null;
     const perConn = conns.length ? (rssIdle - rssBefore) / conns.length : null;
-    const marginal = conns.length > openedHalf
-      ? (rssIdle - rssHalf) / (conns.length - openedHalf)
+    const marginal = conns.length > openedFirst
+      ? (rssIdle - rssCheckpoint) / (conns.length - openedFirst)
       : null;
-    for (const c of conns) c.close();
-    await sleep(1000);
-    const rssClosed = rssKiB(node.pid) ?? 0;
+    for (const c of conns.splice(0)) c.close();
+    await sleep(Math.min(1000, 2 * s.idleMs));
+    const rssClosed = rssKiB(target.pid) ?? 0;
 
+    const connected = openedFirst + second.done;
     result.metrics = {
-      connected: conns.length,
+      connected,
       failed: res.failed,
       errors: Object.fromEntries(res.errors),
       connectSeconds: round(connectS, 3),
-      resumesPerS: Math.round(conns.length / connectS),
-      serverCpuMsPerResume: conns.length ? round((1000 * m.serverCpuS) / conns.length, 3) : null,
+      loginsPerS: Math.round(connected / connectS),
+      serverCpuMsPerLogin: connected ? round((1000 * m.serverCpuS) / connected, 3) : null,
       serverRssKiB: {
         before: rssBefore,
+        atCheckpoint: rssCheckpoint,
         afterConnect: rssAfter,
         afterIdle: rssIdle,
         afterClose: rssClosed,
       },
+      checkpointConnections: openedFirst,
+      perConnectionKiBAtCheckpoint: atCheckpoint === null ? null : round(atCheckpoint, 2),
       rssDeltaPerConnectionKiB: perConn === null ? null : round(perConn, 2),
       marginalPerConnectionKiB: marginal === null ? null : round(marginal, 2),
-      serverRssAtHalfKiB: rssHalf,
       extrapolated100kMiB: perConn === null ? null : Math.round((perConn * 100_000) / 1024),
       stillOpenAfterIdle: stillOpen,
       benchRssMiB: {
@@ -825,63 +937,85 @@ async function connectScenario(pin: Pinning, s: Sizes, result: Result): Promise<
         withConnections: round(benchRss / 2 ** 20, 1),
       },
       measure: m,
-      serverPid: node.pid,
-      serverPidNote: node.pidNote,
     };
     rowsOf.set(result, [
       [
         "connections requested / opened / failed",
-        `${fmt(requested)} / ${fmt(conns.length)} / ${fmt(res.failed)}`,
+        `${fmt(requested)} / ${fmt(connected)} / ${fmt(res.failed)}`,
       ],
-      ["time to connect all (hello+resume)", `${fmt(connectS, 2)} s`],
-      ["resumes/s", fmt(conns.length / connectS)],
+      [`time to connect all (${result.params.login})`, `${fmt(connectS, 2)} s`],
+      ["logins/s", fmt(connected / connectS)],
       [
         "server CPU while connecting",
         `${fmt(m.serverCpuS, 2)} s (${fmt(m.serverCpuPct, 1)} %), ${
-          fmt((1000 * m.serverCpuS) / (conns.length || 1), 3)
-        } ms/resume`,
+          fmt((1000 * m.serverCpuS) / (connected || 1), 3)
+        } ms/login`,
       ],
       ["bench CPU while connecting", `${fmt(m.benchCpuS, 2)} s (${fmt(m.benchCpuPct, 1)} %)`],
       ["core busy while connecting", m.coreBusyPct.map((b, i) => `cpu${i} ${b} %`).join(", ")],
       ["other processes' CPU", `${fmt(m.otherCpuPct, 1)} % of a core`],
+      ["unaccounted busy (all cores)", `${fmt(m.unaccountedPct, 1)} % of a core`],
       ["verdict", m.bound],
       ["server RSS before", `${fmt(rssBefore / 1024, 1)} MiB`],
+      [
+        `server RSS at ${fmt(openedFirst)} connections (${s.idleMs / 1000} s idle)`,
+        `${fmt(rssCheckpoint / 1024, 1)} MiB`,
+      ],
       ["server RSS after connect", `${fmt(rssAfter / 1024, 1)} MiB`],
       [
         `server RSS after ${s.idleMs / 1000} s idle`,
         `${fmt(rssIdle / 1024, 1)} MiB (${fmt(stillOpen)} still open)`,
       ],
-      ["RSS delta per connection", `${fmt(perConn, 2)} KiB`],
-      ["marginal RSS per connection (2nd half)", `${fmt(marginal, 2)} KiB`],
+      [`RSS per connection at ${fmt(openedFirst)}`, `${fmt(atCheckpoint, 2)} KiB`],
+      [`RSS per connection at ${fmt(connected)}`, `${fmt(perConn, 2)} KiB`],
+      [`marginal RSS per connection (${fmt(openedFirst)} → end)`, `${fmt(marginal, 2)} KiB`],
       [
         "→ 100k connections would need",
         `≈ ${
           fmt(perConn === null ? null : (perConn * 100_000) / 1024)
         } MiB (one process cannot hold them here)`,
       ],
-      ["server RSS 1 s after closing all", `${fmt(rssClosed / 1024, 1)} MiB`],
+      [
+        `server RSS ${Math.min(1000, 2 * s.idleMs) / 1000} s after closing all`,
+        `${fmt(rssClosed / 1024, 1)} MiB`,
+      ],
       ["bench RSS with the connections", `${fmt(benchRss / 2 ** 20, 1)} MiB`],
     ]);
+    pushSummary(result, {
+      scenario: "idle",
+      target: label,
+      rate: `${fmt(atCheckpoint, 2)} / ${fmt(perConn, 2)} KiB/conn`,
+      p50: null,
+      p99: null,
+      p999: null,
+      max: null,
+      measure: m,
+      perCpu: null,
+    });
     if (res.failed > 0) {
       result.notes.push(`${res.failed} connections failed: ${[...res.errors.keys()]}`);
     }
   } finally {
     for (const c of conns) c.close();
-    await cluster.stop();
+    await target.stop();
   }
 }
 
 // ---------------------------------------------------------------------------------------
 // Output
 
-/** Highest share of a core other processes used in any measurement of `metrics`. */
+/**
+ * Highest share of a core that other processes, or busy time none of ours accounts for, took
+ * in any measurement of `metrics`.
+ */
 function disturbance(metrics: unknown): number {
   if (typeof metrics !== "object" || metrics === null) return 0;
   let max = 0;
   for (const [key, value] of Object.entries(metrics)) {
     if (key === "discardedAttempts") continue;
-    if (key === "otherCpuPct" && typeof value === "number") max = Math.max(max, value);
-    else max = Math.max(max, disturbance(value));
+    if ((key === "otherCpuPct" || key === "unaccountedPct") && typeof value === "number") {
+      max = Math.max(max, value);
+    } else max = Math.max(max, disturbance(value));
   }
   return max;
 }
@@ -890,6 +1024,7 @@ async function machine(
   pin: Pinning,
   clkTck: number,
   nproc: number,
+  peer: Peer | null,
 ): Promise<Record<string, unknown>> {
   let cpuModel = "?";
   try {
@@ -920,13 +1055,34 @@ async function machine(
     receive: "raw read() loop per connection, length headers walked in place, message frames " +
       "byte-scanned (layout verified against JSON.parse on each connection's first message " +
       "and on every 100th); EVERY delivery is timed, receive time taken once per read()",
-    acks: "one cumulative ack per connection at most every 100 ms",
+    acks: "imchat: one cumulative ack per connection at most every 100 ms; IRC has none",
+    window: "room senders: messages issued × open receivers − deliveries ≤ senders × window " +
+      "× receivers, counted at the receivers (the same rule for every server)",
+    text: "every room message is the send stamp b:<epoch ms, 3 decimals> (19 bytes)",
     backlog: "logins/resumes pass since=1e15, so no group backlog is replayed",
+    ...(peer === "ngircd"
+      ? {
+        ngircd: {
+          binary: await ngircdPath(),
+          version: (await capture((await ngircdPath()) ?? "ngircd", ["--version"]))
+            ?.split("\n")[0] ?? null,
+          config: "generated per run in a temp dir: loopback Listen, free port, MaxConnections " +
+            "0, MaxConnectionsIP 0, MaxPenaltyTime 0, DNS/Ident/PAM off, no include dir",
+          driver: "scripts/_bench_irc.ts: NICK/USER, JOIN #bench, PRIVMSG, PONG; receivers " +
+            "byte-scan PRIVMSG lines (every 100th checked against a full parse)",
+        },
+      }
+      : {}),
   };
 }
 
 function printResult(r: Result): void {
-  console.log(`\n=== ${r.scenario} · ${r.store} ${r.ok ? "" : "(FAILED)"}`.trimEnd());
+  const senders = r.scenario === "fanout" && typeof r.params.senders === "number"
+    ? ` (${r.params.senders} sender${r.params.senders === 1 ? "" : "s"})`
+    : "";
+  console.log(
+    `\n=== ${r.scenario}${senders} · ${targetOf(r)} ${r.ok ? "" : "(FAILED)"}`.trimEnd(),
+  );
   const params = Object.entries(r.params).map(([k, v]) =>
     `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`
   );
@@ -943,13 +1099,14 @@ function printSummary(results: Result[]): void {
   console.log("\n=== summary (server side = nodes + redis on core 0; bench on core 1)");
   console.log(
     "srv CPU% = server nodes + redis-server, % of one core; per srv CPU-s = deliveries " +
-      "(or logins) per server-side CPU-second; other CPU% = unrelated processes (≥ 10 % " +
-      "marks the row DISTURBED)",
+      "(or logins) per server-side CPU-second; other CPU% = unrelated processes, unacc. % = " +
+      "busy time of the cores no process measured accounts for (either ≥ 10 % marks the row " +
+      "DISTURBED)",
   );
   console.log(table(
     [
       "scenario",
-      "store",
+      "target",
       "throughput",
       "p50 ms",
       "p99 ms",
@@ -958,12 +1115,13 @@ function printSummary(results: Result[]): void {
       "srv CPU%",
       "bench CPU%",
       "other CPU%",
+      "unacc. %",
       "per srv CPU-s",
       "verdict",
     ],
     summary.map((r) => [
       r.scenario,
-      r.store,
+      r.target,
       r.rate,
       fmt(r.p50, 3),
       fmt(r.p99, 3),
@@ -972,11 +1130,31 @@ function printSummary(results: Result[]): void {
       r.measure ? fmt(r.measure.serverCpuPct + (r.measure.redisCpuPct ?? 0), 1) : "-",
       r.measure ? fmt(r.measure.benchCpuPct, 1) : "-",
       r.measure ? fmt(r.measure.otherCpuPct, 1) : "-",
+      r.measure ? fmt(r.measure.unaccountedPct, 1) : "-",
       fmt(r.perCpu),
       r.measure ? `${r.measure.bound}${r.measure.disturbed ? " (DISTURBED)" : ""}` : "-",
     ]),
-    [11],
+    [12],
   ));
+}
+
+function printComparison(store: Store, peer: Peer, rows: ComparisonRow[]): void {
+  const name = store === "kv" ? "imchat Deno KV" : "imchat 2 nodes + Redis";
+  console.log(`\n=== ${name} vs ${peer} (same sitting; ratio = imchat / ${peer})`);
+  const digits = (metric: string) => metric.includes("per server CPU-s") ? 0 : 2;
+  console.log(table(
+    ["metric", name, peer, "ratio", "better for imchat"],
+    rows.map((r) => [
+      r.metric,
+      fmt(r.imchat, digits(r.metric)),
+      fmt(r.peer, digits(r.metric)),
+      fmt(r.ratio, 2),
+      r.better === "higher" ? "above 1" : "below 1",
+    ]),
+  ));
+  if (store === "redis") {
+    console.log("(Redis mode counts redis-server's CPU with the nodes' for imchat)");
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -995,16 +1173,21 @@ async function main(args: string[]): Promise<number> {
     console.error(`${error.message}\n\n${USAGE}`);
     return 2;
   }
-  const { scenarios, stores, sizes: s } = options;
+  const { scenarios, stores, peer, sizes: s } = options;
   // Before pinning: nproc counts the cores this process may use.
   const cores = Number(await capture("nproc", [])) || navigator.hardwareConcurrency;
   const clkTck = await initClockTicks();
   const pin = await pinSelf(cores);
   progress(pin.note);
-  const meta = await machine(pin, clkTck, cores);
+  const meta = await machine(pin, clkTck, cores, peer);
   const results: Result[] = [];
   const processes: Record<string, unknown>[] = [];
-  const output = { meta: { ...meta, quick: options.quick, args, sizes: s, processes }, results };
+  const comparison: { imchat: Store; peer: Peer; rows: ComparisonRow[] }[] = [];
+  const output = {
+    meta: { ...meta, quick: options.quick, args, sizes: s, processes },
+    results,
+    comparison,
+  };
 
   const writeJson = async () => {
     const dir = options.out.includes("/") ? options.out.slice(0, options.out.lastIndexOf("/")) : "";
@@ -1012,7 +1195,7 @@ async function main(args: string[]): Promise<number> {
     await Deno.writeTextFile(options.out, JSON.stringify(output, null, 2) + "\n");
   };
   // Hard stop: whatever happens, nothing runs longer than this.
-  const budgetMs = options.quick ? 240_000 : 1_500_000;
+  const budgetMs = (options.quick ? 240_000 : 1_500_000) + (peer && !options.quick ? 600_000 : 0);
   const watchdog = setTimeout(async () => {
     console.error(`bench: overall time budget of ${budgetMs / 1000} s exceeded; aborting`);
     await killAll();
@@ -1033,26 +1216,27 @@ async function main(args: string[]): Promise<number> {
    */
   const run = async (
     scenario: Scenario,
-    store: Store,
+    on: { server: "imchat" | Peer; store: Store | null },
     body: (r: Result) => Promise<void>,
     quiet: () => Promise<unknown>,
   ) => {
     const attempts: Result[] = [];
     const maxAttempts = options.quick ? 1 : 2;
+    const label = `${scenario} (${targetOf(on)})`;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-      const result: Result = { scenario, store, ok: true, params: {}, metrics: {}, notes: [] };
+      const result: Result = { scenario, ...on, ok: true, params: {}, metrics: {}, notes: [] };
       attempts.push(result);
       try {
         await body(result);
       } catch (error) {
         result.ok = false;
         result.error = error instanceof Error ? error.message : String(error);
-        progress(`${scenario} (${store}) failed: ${result.error}`);
+        progress(`${label} failed: ${result.error}`);
       }
       const other = disturbance(result.metrics);
       if (other < 10 || !result.ok || attempt === maxAttempts) break;
       progress(
-        `${scenario} (${store}): other processes used up to ${other} % of a core during ` +
+        `${label}: other processes used up to ${other} % of a core during ` +
           `the measurement; running it again`,
       );
       await quiet();
@@ -1077,6 +1261,23 @@ async function main(args: string[]): Promise<number> {
     printResult(kept);
   };
 
+  /** Records a run that could not start (its server did not come up). */
+  const failed = (
+    scenario: Scenario,
+    on: { server: "imchat" | Peer; store: Store | null },
+    params: Record<string, unknown>,
+    error: string,
+  ) => {
+    results.push({ scenario, ...on, ok: false, error, params, metrics: {}, notes: [] });
+    printResult(results[results.length - 1]);
+  };
+
+  /** The room runs of `wanted`: fanout once per sender count, the others once. */
+  const roomRuns = (wanted: Scenario[]): { sc: Scenario; senders: number }[] =>
+    wanted.flatMap((sc): { sc: Scenario; senders: number }[] =>
+      sc === "fanout" ? s.senders.map((senders) => ({ sc, senders })) : [{ sc, senders: 1 }]
+    );
+
   console.log(`imchat benchmark — ${meta.date}`);
   console.log(
     `machine: nproc=${meta.nproc}, cpu "${meta.cpuModel}", kernel ${meta.kernel}, ` +
@@ -1091,94 +1292,188 @@ async function main(args: string[]): Promise<number> {
   );
   console.log(`server: ${meta.serverFlags}`);
   console.log(`receive: ${meta.receive}`);
+  console.log(`window: ${meta.window}`);
+  if (peer) {
+    const n = meta.ngircd as { version: string | null; config: string };
+    console.log(`peer: ${n.version ?? "ngircd NOT FOUND"}; ${n.config}`);
+  }
   if (options.quick) console.log("mode: --quick (small phases; figures are not representative)");
 
+  /** imchat's connect scenario in one store mode (kv only). */
+  const imchatConnect = async (store: Store) => {
+    if (store !== "kv" || !scenarios.includes("connect")) return;
+    if (!options.quick) await waitQuiet(null, 60_000);
+    await run(
+      "connect",
+      { server: "imchat", store },
+      (r) => connectScenario(s, r, (spread) => imchatIdle(pin, spread)),
+      () => waitQuiet(null, 60_000),
+    );
+  };
+
+  /** imchat's other scenarios in one store mode, on one cluster. */
+  const imchatRooms = async (store: Store) => {
+    const on = { server: "imchat" as const, store };
+    const chat = scenarios.filter((sc) =>
+      sc !== "connect" && (store === "kv" || REDIS_SCENARIOS.includes(sc))
+    );
+    if (chat.length === 0) return;
+    let cluster: Cluster | null = null;
+    const runs = roomRuns(chat);
+    let done = 0;
+    try {
+      progress(`${store}: starting ${store === "kv" ? "one node" : "redis-server and two nodes"}`);
+      cluster = await startCluster(store, pin, store);
+      for (const n of cluster.nodes) {
+        progress(`${store}: node ${n.nodeId} port ${n.port}: ${n.pidNote}`);
+        processes.push({ role: `server ${n.nodeId}`, pid: n.pid, note: n.pidNote, args: n.args });
+      }
+      if (cluster.redis) {
+        processes.push({
+          role: "redis-server",
+          pid: cluster.redis.pid,
+          note: `${cluster.redis.url}, --save "" --appendonly no, pinned like the nodes`,
+        });
+      }
+      const loginUsers = chat.includes("login") ? s.loginUsers : 0;
+      const receivers = Math.max(s.clients, chat.includes("private") ? s.pairs * 2 : 0);
+      const senders = chat.includes("fanout") ? Math.max(...s.senders) : 1;
+      const accounts = await setupAccounts(cluster, receivers, loginUsers, senders);
+      const room = imchatRoom(cluster, accounts);
+      for (const { sc, senders } of runs) {
+        if (!options.quick) await waitQuiet(cluster, 60_000);
+        await run(sc, on, (r) => {
+          if (sc === "fanout" || sc === "latency") {
+            return groupScenario(sc, room, s, senders, r);
+          }
+          if (sc === "private") return privateScenario(cluster!, accounts, s, r);
+          return loginScenario(cluster!, accounts, s, r);
+        }, () => waitQuiet(cluster, 60_000));
+        done++;
+        const c = cluster;
+        const events = c.nodes.map((n) => `${n.nodeId}: ${JSON.stringify(n.logEvents)}`);
+        const last = results[results.length - 1];
+        last.metrics.serverWarnings = Object.fromEntries(
+          c.nodes.map((n) => [n.nodeId, { ...n.logEvents }]),
+        );
+        if (c.nodes.some((n) => Object.keys(n.logEvents).length > 0)) {
+          progress(`${store}: server warn/error log events so far: ${events.join("; ")}`);
+        }
+      }
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      progress(`${store}: cluster failed: ${message}`);
+      for (const { sc, senders } of runs.slice(done)) {
+        failed(sc, on, sc === "fanout" ? { senders } : {}, `cluster: ${message}`);
+      }
+    } finally {
+      if (cluster) {
+        const cpu = cluster.nodes.map((n) => `${n.nodeId} pid ${n.pid}`).join(", ");
+        await cluster.stop();
+        progress(
+          `${store}: stopped ${cpu}${cluster.redis ? `, redis pid ${cluster.redis.pid}` : ""}`,
+        );
+      }
+    }
+  };
+
+  const peerWanted = peer ? scenarios.filter((sc) => PEER_SCENARIOS.includes(sc)) : [];
+  const peerRuns = roomRuns(peerWanted.filter((sc) => sc !== "connect"));
+
+  /** The peer's connect scenario. */
+  const peerConnect = async (peer: Peer) => {
+    if (!peerWanted.includes("connect")) return;
+    if (!options.quick) await waitQuiet(null, 60_000);
+    await run(
+      "connect",
+      { server: peer, store: null },
+      (r) => connectScenario(s, r, (spread) => ircIdle(pin, spread)),
+      () => waitQuiet(null, 60_000),
+    );
+  };
+
+  /** The peer's room scenarios, on one ngircd. */
+  const peerRooms = async (peer: Peer) => {
+    const on = { server: peer, store: null };
+    let server: NgircdProc | null = null;
+    let done = 0;
+    try {
+      if (peerRuns.length > 0) {
+        progress(`${peer}: starting`);
+        server = await spawnNgircd(pin.serverCore, ["127.0.0.1"]);
+        progress(`${peer}: port ${server.port}: ${server.pidNote}`);
+        processes.push({ role: peer, pid: server.pid, note: server.pidNote });
+      }
+      for (const { sc, senders } of peerRuns) {
+        const side = { nodes: [{ pid: server!.pid }], redis: null };
+        if (!options.quick) await waitQuiet(side, 60_000);
+        await run(
+          sc,
+          on,
+          (r) => groupScenario(sc as "fanout" | "latency", ircRoom(server!), s, senders, r),
+          () => waitQuiet(side, 60_000),
+        );
+        done++;
+      }
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      progress(`${peer}: failed: ${message}`);
+      for (const { sc, senders } of peerRuns.slice(done)) {
+        failed(sc, on, sc === "fanout" ? { senders } : {}, `${peer}: ${message}`);
+      }
+    } finally {
+      if (server) {
+        await server.stop();
+        progress(`${peer}: stopped pid ${server.pid}`);
+      }
+    }
+  };
+
   try {
-    for (const store of stores) {
-      const wanted = scenarios.filter((sc) => store === "kv" || REDIS_SCENARIOS.includes(sc));
-      for (const sc of scenarios.filter((x) => !wanted.includes(x))) {
+    let ready: Peer | null = null;
+    if (peer) {
+      for (const sc of scenarios.filter((x) => !peerWanted.includes(x))) {
+        console.log(`\n(${sc} is not run against ${peer})`);
+      }
+      if (await ngircdPath() === null) {
+        const why = `ngircd not found on PATH or in /usr/sbin; install it (${NGIRCD_INSTALL})`;
+        progress(why);
+        const on = { server: peer, store: null };
+        if (peerWanted.includes("connect")) failed("connect", on, {}, why);
+        for (const { sc, senders } of peerRuns) {
+          failed(sc, on, sc === "fanout" ? { senders } : {}, why);
+        }
+      } else {
+        ready = peer;
+      }
+    }
+    // The peer runs right after the first store mode's runs of the same kind, so the figures
+    // compared are measured minutes, not a whole run, apart.
+    for (const [i, store] of stores.entries()) {
+      for (const sc of scenarios.filter((x) => store !== "kv" && !REDIS_SCENARIOS.includes(x))) {
         console.log(`\n(${sc} runs in kv mode only; skipped for ${store})`);
       }
-      if (wanted.includes("connect")) {
-        if (!options.quick) await waitQuiet(null, 60_000);
-        await run(
-          "connect",
-          store,
-          (r) => connectScenario(pin, s, r),
-          () => waitQuiet(null, 60_000),
-        );
-      }
-      const chat = wanted.filter((sc) => sc !== "connect");
-      if (chat.length === 0) continue;
-      let cluster: Cluster | null = null;
-      try {
-        progress(
-          `${store}: starting ${store === "kv" ? "one node" : "redis-server and two nodes"}`,
-        );
-        cluster = await startCluster(store, pin, store);
-        for (const n of cluster.nodes) {
-          progress(`${store}: node ${n.nodeId} port ${n.port}: ${n.pidNote}`);
-          processes.push({ role: `server ${n.nodeId}`, pid: n.pid, note: n.pidNote, args: n.args });
-        }
-        if (cluster.redis) {
-          processes.push({
-            role: "redis-server",
-            pid: cluster.redis.pid,
-            note: `${cluster.redis.url}, --save "" --appendonly no, pinned like the nodes`,
-          });
-        }
-        const loginUsers = chat.includes("login") ? s.loginUsers : 0;
-        const receivers = Math.max(s.clients, chat.includes("private") ? s.pairs * 2 : 0);
-        const accounts = await setupAccounts(cluster, receivers, loginUsers);
-        for (const sc of chat) {
-          if (!options.quick) await waitQuiet(cluster, 60_000);
-          await run(sc, store, (r) => {
-            if (sc === "fanout" || sc === "latency") {
-              return groupScenario(sc, cluster!, accounts, s, r);
-            }
-            if (sc === "private") return privateScenario(cluster!, accounts, s, r);
-            return loginScenario(cluster!, accounts, s, r);
-          }, () => waitQuiet(cluster, 60_000));
-          const c = cluster;
-          const events = c.nodes.map((n) => `${n.nodeId}: ${JSON.stringify(n.logEvents)}`);
-          const last = results[results.length - 1];
-          last.metrics.serverWarnings = Object.fromEntries(
-            c.nodes.map((n) => [n.nodeId, { ...n.logEvents }]),
-          );
-          if (c.nodes.some((n) => Object.keys(n.logEvents).length > 0)) {
-            progress(`${store}: server warn/error log events so far: ${events.join("; ")}`);
-          }
-        }
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        progress(`${store}: cluster failed: ${message}`);
-        for (
-          const sc of chat.filter((x) =>
-            !results.some((r) => r.scenario === x && r.store === store)
-          )
-        ) {
-          results.push({
-            scenario: sc,
-            store,
-            ok: false,
-            error: `cluster: ${message}`,
-            params: {},
-            metrics: {},
-            notes: [],
-          });
-          printResult(results[results.length - 1]);
-        }
-      } finally {
-        if (cluster) {
-          const cpu = cluster.nodes.map((n) => `${n.nodeId} pid ${n.pid}`).join(", ");
-          await cluster.stop();
-          progress(
-            `${store}: stopped ${cpu}${cluster.redis ? `, redis pid ${cluster.redis.pid}` : ""}`,
-          );
-        }
+      await imchatConnect(store);
+      if (i === 0 && ready) await peerConnect(ready);
+      await imchatRooms(store);
+      if (i === 0 && ready) await peerRooms(ready);
+    }
+    if (stores.length === 0 && ready) {
+      await peerConnect(ready);
+      await peerRooms(ready);
+    }
+    if (peer) {
+      const theirs = peerFigures(results, peer, null);
+      for (const store of stores) {
+        comparison.push({
+          imchat: store,
+          peer,
+          rows: compareFigures(peerFigures(results, "imchat", store), theirs),
+        });
       }
     }
     printSummary(results);
+    for (const c of comparison) printComparison(c.imchat, c.peer, c.rows);
     await writeJson();
     console.log(`\nJSON: ${options.out}`);
   } finally {

@@ -24,6 +24,12 @@ export function freePort(): number {
   return port;
 }
 
+/** Options of {@linkcode startRedis}. */
+export interface StartOptions {
+  /** An RDB file to start from (copied into the server's directory). */
+  rdb?: string;
+}
+
 /**
  * Starts redis-server with the given extra arguments (e.g. `["--appendonly", "yes"]`).
  *
@@ -32,9 +38,16 @@ export function freePort(): number {
  * await using redis = await startRedis();
  * ```
  */
-export async function startRedis(extra: string[] = []): Promise<RedisServer> {
+export async function startRedis(
+  extra: string[] = [],
+  options: StartOptions = {},
+): Promise<RedisServer> {
   const port = freePort();
   const dir = await Deno.makeTempDir({ prefix: "imchat-redis-" });
+  if (options.rdb) {
+    await Deno.copyFile(options.rdb, `${dir}/redis.rdb`);
+    extra = ["--dbfilename", "redis.rdb", ...extra];
+  }
   let child: Deno.ChildProcess | null = null;
   const spawn = async () => {
     child = new Deno.Command("redis-server", {
@@ -99,27 +112,77 @@ async function waitForPort(port: number): Promise<void> {
   }
 }
 
-/** A running Redis Cluster of three masters. */
+/** Runs redis-cli against a local port; resolves with its output. */
+export async function redisCli(port: number, ...args: string[]): Promise<string> {
+  const out = await new Deno.Command("redis-cli", {
+    args: ["-p", String(port), ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (out.code !== 0) throw new Error(`redis-cli ${args.join(" ")}: exit ${out.code}`);
+  return new TextDecoder().decode(out.stdout);
+}
+
+/** A running Redis Cluster of three masters (and their replicas, if asked for). */
 export interface RedisCluster extends AsyncDisposable {
   /** A seed node's URL. */
   readonly url: string;
   readonly ports: number[];
+  /** Every node, masters and replicas. */
+  readonly nodes: RedisServer[];
+  /** The ports of the nodes that are masters now. */
+  masters(): Promise<number[]>;
 }
 
-/** Starts three redis-server masters on free loopback ports and joins them into a cluster. */
-export async function startRedisCluster(): Promise<RedisCluster> {
+/** Options of {@linkcode startRedisCluster}. */
+export interface ClusterOptions {
+  /** Replicas per master (default 0). */
+  replicas?: number;
+}
+
+/**
+ * Starts three redis-server masters (with `replicas` replicas each) on free loopback ports
+ * and joins them into a cluster; resolves once every slot is served and every replica is in
+ * sync.
+ */
+export async function startRedisCluster(options: ClusterOptions = {}): Promise<RedisCluster> {
+  const replicas = options.replicas ?? 0;
   const nodes: RedisServer[] = [];
-  try {
-    for (let i = 0; i < 3; i++) {
-      nodes.push(await startRedis(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]));
+  const masters = async () => {
+    const out: number[] = [];
+    for (const node of nodes) {
+      try {
+        if ((await redisCli(node.port, "ROLE")).startsWith("master")) out.push(node.port);
+      } catch {
+        // a stopped node
+      }
     }
+    return out;
+  };
+  try {
+    nodes.push(
+      ...await Promise.all(
+        Array.from(
+          { length: 3 * (1 + replicas) },
+          () =>
+            startRedis([
+              "--cluster-enabled",
+              "yes",
+              "--cluster-node-timeout",
+              "2000",
+              "--repl-diskless-sync-delay",
+              "0",
+            ]),
+        ),
+      ),
+    );
     const create = await new Deno.Command("redis-cli", {
       args: [
         "--cluster",
         "create",
         ...nodes.map((n) => `127.0.0.1:${n.port}`),
         "--cluster-replicas",
-        "0",
+        String(replicas),
         "--cluster-yes",
       ],
       stdout: "piped",
@@ -130,13 +193,18 @@ export async function startRedisCluster(): Promise<RedisCluster> {
         `redis-cli --cluster create failed: ${new TextDecoder().decode(create.stderr)}`,
       );
     }
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 20_000;
     for (;;) {
-      const info = await new Deno.Command("redis-cli", {
-        args: ["-p", String(nodes[0].port), "cluster", "info"],
-        stdout: "piped",
-      }).output();
-      if (new TextDecoder().decode(info.stdout).includes("cluster_state:ok")) break;
+      const infos = await Promise.all(nodes.map((n) => redisCli(n.port, "CLUSTER", "INFO")));
+      let ready = infos.every((info) => info.includes("cluster_state:ok"));
+      if (ready && replicas > 0) {
+        for (const port of await masters()) {
+          const info = await redisCli(port, "INFO", "replication");
+          const synced = info.match(/state=online/g)?.length ?? 0;
+          if (synced < replicas) ready = false;
+        }
+      }
+      if (ready) break;
       if (Date.now() > deadline) throw new Error("the Redis Cluster did not become ready");
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -147,8 +215,92 @@ export async function startRedisCluster(): Promise<RedisCluster> {
   return {
     url: nodes[0].url,
     ports: nodes.map((n) => n.port),
+    nodes,
+    masters,
     async [Symbol.asyncDispose]() {
-      for (const node of nodes) await node[Symbol.asyncDispose]();
+      await Promise.all(nodes.map((node) => node[Symbol.asyncDispose]()));
     },
   };
+}
+
+/** A TCP relay to a local port whose connections can be cut, as a network failure would. */
+export interface Relay extends AsyncDisposable {
+  readonly url: string;
+  readonly port: number;
+  /** Drops every connection and refuses new ones. */
+  cut(): Promise<void>;
+  /** Accepts connections again. */
+  restore(): void;
+}
+
+/**
+ * Starts a relay on a free loopback port to `target`.
+ *
+ * @example
+ * ```ts
+ * await using relay = await startRelay(redis.port);
+ * await relay.cut();
+ * ```
+ */
+export function startRelay(target: number): Promise<Relay> {
+  const port = freePort();
+  const open = new Set<Deno.Conn>();
+  const pumps = new Set<Promise<void>>();
+  let listener: Deno.Listener | null = null;
+  let accepting: Promise<void> = Promise.resolve();
+  const pipe = async (from: Deno.Conn, to: Deno.Conn) => {
+    try {
+      await from.readable.pipeTo(to.writable);
+    } catch {
+      // cut
+    }
+    for (const conn of [from, to]) {
+      try {
+        conn.close();
+      } catch {
+        // closed already
+      }
+      open.delete(conn);
+    }
+  };
+  const listen = () => {
+    const server = Deno.listen({ hostname: "127.0.0.1", port });
+    listener = server;
+    accepting = (async () => {
+      for await (const client of server) {
+        try {
+          const upstream = await Deno.connect({ hostname: "127.0.0.1", port: target });
+          open.add(client).add(upstream);
+          for (const pump of [pipe(client, upstream), pipe(upstream, client)]) {
+            pumps.add(pump);
+            pump.finally(() => pumps.delete(pump));
+          }
+        } catch {
+          client.close();
+        }
+      }
+    })();
+  };
+  const cut = async () => {
+    listener?.close();
+    listener = null;
+    await accepting;
+    for (const conn of open) {
+      try {
+        conn.close();
+      } catch {
+        // closed already
+      }
+    }
+    open.clear();
+    await Promise.all(pumps);
+  };
+  listen();
+  return Promise.resolve({
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    cut,
+    restore: listen,
+    [Symbol.asyncDispose]: cut,
+  });
 }

@@ -1,11 +1,25 @@
 /**
- * Unit tests of the load generator's parts: the latency histogram and the byte-scanning
- * receiver (fed by a fake server over loopback, frames split at awkward places).
+ * Unit tests of the load generator's parts: the latency histogram, the byte-scanning imchat
+ * receiver and IRC driver (fed by fake servers over loopback, split at awkward places), the
+ * IRC line reader (fed byte by byte and split at every offset), the delivery window of the
+ * room senders, the ngircd configuration and the imchat/peer comparison.
  */
 
-import { deepStrictEqual, equal, ok } from "node:assert/strict";
-import { BenchConn, DeliverySink, frameOf, stampText } from "../scripts/_bench_client.ts";
+import { deepStrictEqual, equal, ok, rejects, throws } from "node:assert/strict";
+import { BenchConn, frameOf } from "../scripts/_bench_client.ts";
+import { DeliverySink, parseStamp, stampText } from "../scripts/_bench_common.ts";
+import { compareFigures, peerFigures } from "../scripts/_bench_compare.ts";
+import {
+  IrcConn,
+  ircJoin,
+  IrcLineReader,
+  ircRegister,
+  MAX_LINE,
+  parseIrcLine,
+} from "../scripts/_bench_irc.ts";
+import { ngircdConfig } from "../scripts/_bench_proc.ts";
 import { Histogram } from "../scripts/_bench_stats.ts";
+import { type Receiver, RoomSenders, type Sender } from "../scripts/_bench_target.ts";
 
 Deno.test("histogram percentiles: exact below 2 ms, within 0.1 % above", () => {
   const h = new Histogram();
@@ -89,4 +103,323 @@ Deno.test("receiver byte-scans message frames split across reads, and acks", asy
   equal(client.maxId, 11);
   ok(w.hist.summary().p50Ms! >= 3, "latency measured from the send stamp");
   deepStrictEqual(JSON.parse(ack), { type: "ack", upTo: 11 });
+});
+
+Deno.test("parseStamp reads b:<ms> texts and rejects others", () => {
+  const at = (text: string) => {
+    const b = new TextEncoder().encode(`xx${text}yy`);
+    return parseStamp(b, 2, b.length - 2);
+  };
+  equal(at("b:1700000000123.250"), 1700000000123.25);
+  equal(at("b:42"), 42);
+  equal(at("hello"), -1);
+  equal(at("b:"), -1);
+  equal(at(stampText(1234.5)), 1234.5);
+});
+
+Deno.test("parseIrcLine splits prefix, command and parameters", () => {
+  deepStrictEqual(parseIrcLine(":a!~u@127.0.0.1 PRIVMSG #bench :b:1.5 and more"), {
+    prefix: "a!~u@127.0.0.1",
+    command: "PRIVMSG",
+    params: ["#bench", "b:1.5 and more"],
+  });
+  deepStrictEqual(parseIrcLine("PING :bench.irc"), {
+    prefix: null,
+    command: "PING",
+    params: ["bench.irc"],
+  });
+  deepStrictEqual(parseIrcLine(":srv 366 r0001 #bench :End of NAMES list"), {
+    prefix: "srv",
+    command: "366",
+    params: ["r0001", "#bench", "End of NAMES list"],
+  });
+  deepStrictEqual(parseIrcLine("privmsg  #c  plain").params, ["#c", "plain"]);
+  deepStrictEqual(parseIrcLine("PRIVMSG #c ::x").params, ["#c", ":x"]);
+  throws(() => parseIrcLine(":only-a-prefix"), SyntaxError);
+});
+
+/** Lines an IrcLineReader hands over, as `P:<text>` for PRIVMSGs and `L:<line>` for others. */
+function readLines(chunks: Uint8Array[], bufferBytes: number): string[] {
+  const seen: string[] = [];
+  const decoder = new TextDecoder();
+  const reader = new IrcLineReader(bufferBytes, {
+    privmsg: (b, s, t, e) => {
+      ok(s <= t && t <= e, "text inside the line");
+      seen.push(`P:${decoder.decode(b.subarray(t, e))}`);
+    },
+    line: (text) => seen.push(`L:${text}`),
+  });
+  for (const chunk of chunks) {
+    let at = 0;
+    while (at < chunk.length) {
+      const space = reader.space();
+      const n = Math.min(space.length, chunk.length - at);
+      space.set(chunk.subarray(at, at + n));
+      reader.commit(n, 0);
+      at += n;
+    }
+  }
+  return seen;
+}
+
+Deno.test("IrcLineReader: the same lines fed whole, byte by byte and split at every offset", () => {
+  const stream = ":bench.irc 001 r0001 :Welcome to the Internet Relay Network r0001\r\n" +
+    ":sender01!~sender01@127.0.0.1 PRIVMSG #bench :b:1700000000123.250\r\n" +
+    "PING :bench.irc\r\n" +
+    "\r\n" +
+    ":s!u@h PRIVMSG #bench plain\n" +
+    "PRIVMSG #bench :no prefix\r\n" +
+    ":s!u@h NOTICE #bench :PRIVMSG inside a notice\r\n" +
+    ":s!u@h PRIVMSG #bench :\r\n" +
+    ":partial";
+  const bytes = new TextEncoder().encode(stream);
+  const expected = [
+    "L::bench.irc 001 r0001 :Welcome to the Internet Relay Network r0001",
+    "P:b:1700000000123.250",
+    "L:PING :bench.irc",
+    "P:plain",
+    "P:no prefix",
+    "L::s!u@h NOTICE #bench :PRIVMSG inside a notice",
+    "P:",
+  ];
+  deepStrictEqual(readLines([bytes], 4096), expected);
+  deepStrictEqual(readLines([...bytes].map((b) => Uint8Array.of(b)), 16), expected);
+  for (let cut = 0; cut <= bytes.length; cut++) {
+    deepStrictEqual(
+      readLines([bytes.subarray(0, cut), bytes.subarray(cut)], 16),
+      expected,
+      `split at ${cut}`,
+    );
+  }
+});
+
+Deno.test("IrcLineReader grows for long lines up to MAX_LINE, then throws a RangeError", () => {
+  const long = `:s PRIVMSG #c :${"x".repeat(5000)}\r\n`;
+  deepStrictEqual(readLines([new TextEncoder().encode(long)], 16), [`P:${"x".repeat(5000)}`]);
+  throws(
+    () => readLines([new Uint8Array(MAX_LINE + 10).fill(0x41)], 1024),
+    RangeError,
+  );
+});
+
+Deno.test("IRC driver registers, joins, answers PING and byte-scans PRIVMSGs", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const sendMs = Date.now() - 2.5;
+  const encoder = new TextEncoder();
+  const server = (async () => {
+    const conn = await listener.accept();
+    let got = "";
+    const buf = new Uint8Array(4096);
+    const until = async (part: string) => {
+      while (!got.includes(part)) {
+        const n = await conn.read(buf);
+        if (n === null) throw new Error(`closed before "${part}"; got ${got}`);
+        got += new TextDecoder().decode(buf.subarray(0, n));
+      }
+    };
+    const write = async (text: string) => {
+      const bytes = encoder.encode(text);
+      // In pieces of 7 bytes, so lines are cut everywhere.
+      for (let at = 0; at < bytes.length; at += 7) {
+        await conn.write(bytes.subarray(at, at + 7));
+      }
+    };
+    await until("USER r0001 0 * :r0001\r\n");
+    await write(":srv 001 r0001 :Welcome\r\n:srv 376 r0001 :End of MOTD command\r\n");
+    await until("JOIN #bench\r\n");
+    await write(":r0001!~r0001@h JOIN :#bench\r\n:srv 366 r0001 #bench :End of NAMES list\r\n");
+    await until("PRIVMSG #bench :hello\r\n");
+    await write(
+      `:s!~s@h PRIVMSG #bench :${stampText(sendMs)}\r\nPING :token-1\r\n` +
+        `:s!~s@h PRIVMSG #bench :untimed\r\n:s!~s@h PRIVMSG #bench :${stampText(sendMs)}\r\n`,
+    );
+    await until("PONG :token-1\r\n");
+    conn.close();
+    return got;
+  })();
+  const client = await IrcConn.open({ host: "127.0.0.1", port, bufferBytes: 16 });
+  try {
+    await ircRegister(client, "r0001", 5000);
+    await ircJoin(client, "#bench", 5000);
+    const sink = new DeliverySink();
+    const w = sink.open("all", 0);
+    client.sink = sink;
+    await client.send("hello");
+    const got = await server;
+    await client.closed;
+    equal(client.received, 3);
+    equal(sink.total, 3);
+    equal(w.count, 2, "two timed deliveries");
+    equal(sink.untimed, 1);
+    ok(w.hist.summary().p50Ms! >= 2, "latency measured from the send stamp");
+    ok(got.startsWith("NICK r0001\r\nUSER r0001 0 * :r0001\r\n"), got);
+    equal(client.closeReason, "closed by server");
+  } finally {
+    client.close();
+    listener.close();
+  }
+});
+
+Deno.test("IRC registration fails on an error numeric", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const server = (async () => {
+    const conn = await listener.accept();
+    await conn.read(new Uint8Array(1024));
+    await conn.write(new TextEncoder().encode(":srv 433 * r0001 :Nickname already in use\r\n"));
+    return conn;
+  })();
+  const client = await IrcConn.open({ host: "127.0.0.1", port });
+  try {
+    await rejects(ircRegister(client, "r0001", 5000), /433/);
+  } finally {
+    client.close();
+    (await server).close();
+    listener.close();
+  }
+});
+
+/** A receiver that the test delivers to by hand. */
+class FakeReceiver implements Receiver {
+  isOpen = true;
+  closeReason: string | null = null;
+  received = 0;
+  readonly closed: Promise<void>;
+  #close!: () => void;
+  constructor() {
+    this.closed = new Promise((resolve) => this.#close = resolve);
+  }
+  flushAck(): void {}
+  close(): void {
+    this.isOpen = false;
+    this.#close();
+  }
+}
+
+/** A sender that records its texts and accepts at once. */
+class FakeSender implements Sender {
+  isOpen = true;
+  closeReason: string | null = null;
+  texts: string[] = [];
+  send(text: string): Promise<void> {
+    this.texts.push(text);
+    return Promise.resolve();
+  }
+  flushAck(): void {}
+  close(): void {
+    this.isOpen = false;
+  }
+}
+
+Deno.test("RoomSenders keeps senders × window messages' worth of deliveries in flight", async () => {
+  const sink = new DeliverySink();
+  const receivers = [0, 1, 2, 3].map(() => new FakeReceiver());
+  const senders = [new FakeSender(), new FakeSender()];
+  const room = new RoomSenders(senders, receivers, sink, 3, null);
+  const deliver = (r: FakeReceiver, n: number) => {
+    r.received += n;
+    sink.total += n;
+    sink.onRead?.();
+  };
+  room.start();
+  const issued = () => senders[0].texts.length + senders[1].texts.length;
+  equal(issued(), 6, "2 senders × window 3");
+  deepStrictEqual([senders[0].texts.length, senders[1].texts.length], [3, 3], "round robin");
+  equal(room.outstanding, 24);
+  for (const r of receivers.slice(0, 3)) deliver(r, 1);
+  equal(issued(), 6, "a message is not complete until every receiver has it");
+  deliver(receivers[3], 1);
+  equal(issued(), 7, "one message delivered everywhere: one more goes out");
+  ok(senders[0].texts.every((t) => t.startsWith("b:")), "texts are send stamps");
+  // A receiver that closes stops counting: its share of the window is released.
+  receivers[3].close();
+  await receivers[3].closed;
+  await Promise.resolve();
+  equal(room.outstanding, 7 * 3 - 3, "outstanding counts only open receivers");
+  equal(issued(), 7, "18 deliveries outstanding fill the window of 3 receivers");
+  for (const r of receivers.slice(0, 3)) deliver(r, 1);
+  equal(issued(), 8);
+  await room.stop(100);
+  equal(room.ok, issued());
+  equal(sink.onRead, null);
+});
+
+Deno.test("ngircdConfig: loopback, no limits or penalties, no lookups", () => {
+  const text = ngircdConfig({
+    port: 16667,
+    listen: ["127.0.0.1", "127.0.0.2"],
+    includeDir: "/tmp/x/conf.d",
+  });
+  for (
+    const line of [
+      "Listen = 127.0.0.1,127.0.0.2",
+      "Ports = 16667",
+      "MaxConnections = 0",
+      "MaxConnectionsIP = 0",
+      "MaxPenaltyTime = 0",
+      "DNS = no",
+      "Ident = no",
+      "PAM = no",
+      "IncludeDir = /tmp/x/conf.d",
+    ]
+  ) {
+    ok(text.split("\n").includes(line), `missing "${line}" in\n${text}`);
+  }
+});
+
+Deno.test("peer comparison: figures from results, ratios imchat / peer", () => {
+  const result = (
+    scenario: string,
+    server: string,
+    store: string | null,
+    params: Record<string, unknown>,
+    metrics: Record<string, unknown>,
+    ok = true,
+  ) => ({ scenario, server, store, ok, params, metrics });
+  const results = [
+    result("fanout", "imchat", "kv", { senders: 1 }, { deliveriesPerServerCpuS: 300_000 }),
+    result("fanout", "imchat", "kv", { senders: 4 }, { deliveriesPerServerCpuS: 600_000 }),
+    result("latency", "imchat", "kv", {}, {
+      deliveriesPerServerCpuS: 40_000,
+      latency: { p99Ms: 10 },
+    }),
+    result("connect", "imchat", "kv", {}, {
+      checkpointConnections: 10_000,
+      perConnectionKiBAtCheckpoint: 13,
+      connected: 19_000,
+      rssDeltaPerConnectionKiB: 12,
+    }),
+    result("fanout", "imchat", "redis", { senders: 1 }, {
+      deliveriesPerServerCpuS: 500_000,
+      deliveriesPerServerRedisCpuS: 250_000,
+    }),
+    result("fanout", "ngircd", null, { senders: 1 }, { deliveriesPerServerCpuS: 200_000 }),
+    result("fanout", "ngircd", null, { senders: 4 }, {}, false),
+    result("latency", "ngircd", null, {}, {
+      deliveriesPerServerCpuS: 80_000,
+      latency: { p99Ms: 8 },
+    }),
+    result("connect", "ngircd", null, {}, {
+      checkpointConnections: 10_000,
+      perConnectionKiBAtCheckpoint: 6.5,
+      connected: 19_000,
+      rssDeltaPerConnectionKiB: 8,
+    }),
+  ];
+  const peer = peerFigures(results, "ngircd", null);
+  deepStrictEqual(peer.fanoutPerCpuS, { "1": 200_000 }, "failed runs are left out");
+  equal(peerFigures(results, "imchat", "redis").fanoutPerCpuS["1"], 250_000, "redis counted");
+  const rows = compareFigures(peerFigures(results, "imchat", "kv"), peer);
+  deepStrictEqual(
+    rows.map((r) => [r.metric, r.ratio, r.better]),
+    [
+      ["fan-out, 1 sender: deliveries per server CPU-s", 1.5, "higher"],
+      ["fan-out, 4 senders: deliveries per server CPU-s", null, "higher"],
+      ["light load: deliveries per server CPU-s", 0.5, "higher"],
+      ["light load: p99 latency, ms", 1.25, "lower"],
+      ["idle: KiB per connection at 10,000", 2, "lower"],
+      ["idle: KiB per connection at 19,000", 1.5, "lower"],
+    ],
+  );
 });

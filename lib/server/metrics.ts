@@ -22,6 +22,8 @@ export interface Gauges {
   localUsers: number;
   queuedBytes: number;
   subscriptions: number;
+  /** Redis: subscribed channels by shard. */
+  shardSubscriptions?: Map<string, number>;
 }
 
 /**
@@ -40,6 +42,7 @@ export class Metrics {
   readonly #errors = new Map<string, number>();
   readonly #storeOps = new Map<string, Histogram>();
   readonly #storeErrors = new Map<string, number>();
+  readonly #shardOps = new Map<string, Histogram>();
   /** Chat messages written to recipients (one per recipient). */
   deliveries = 0;
   /** Bytes written to sockets. */
@@ -73,16 +76,12 @@ export class Metrics {
 
   /** Records how long a store operation took. */
   storeOp(op: string, seconds: number): void {
-    let histogram = this.#storeOps.get(op);
-    if (!histogram) {
-      histogram = { buckets: LATENCY_BUCKETS.map(() => 0), sum: 0, count: 0 };
-      this.#storeOps.set(op, histogram);
-    }
-    for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
-      if (seconds <= LATENCY_BUCKETS[i]) histogram.buckets[i]++;
-    }
-    histogram.sum += seconds;
-    histogram.count++;
+    observe(this.#storeOps, op, seconds);
+  }
+
+  /** Records how long a command took on one Redis shard (`host:port`). */
+  shardOp(shard: string, seconds: number): void {
+    observe(this.#shardOps, shard, seconds);
   }
 
   /** The Prometheus text exposition of every metric. */
@@ -146,17 +145,21 @@ export class Metrics {
       "Error replies, by code.",
       labelled("code", this.#errors),
     );
-    out.push(
-      "# HELP imchat_store_op_seconds Store operation latency.",
-      "# TYPE imchat_store_op_seconds histogram",
+    histogram(out, "imchat_store_op_seconds", "Store operation latency.", "op", this.#storeOps);
+    histogram(
+      out,
+      "imchat_redis_command_seconds",
+      "Redis command latency, by shard.",
+      "shard",
+      this.#shardOps,
     );
-    for (const [op, h] of this.#storeOps) {
-      LATENCY_BUCKETS.forEach((le, i) =>
-        out.push(`imchat_store_op_seconds_bucket{op="${op}",le="${le}"} ${h.buckets[i]}`)
+    if (gauges.shardSubscriptions) {
+      metric(
+        "imchat_redis_subscriptions",
+        "gauge",
+        "Channels subscribed on each Redis shard.",
+        labelled("shard", gauges.shardSubscriptions),
       );
-      out.push(`imchat_store_op_seconds_bucket{op="${op}",le="+Inf"} ${h.count}`);
-      out.push(`imchat_store_op_seconds_sum{op="${op}"} ${h.sum}`);
-      out.push(`imchat_store_op_seconds_count{op="${op}"} ${h.count}`);
     }
     metric(
       "imchat_event_loop_lag_seconds",
@@ -169,6 +172,37 @@ export class Metrics {
     );
     this.eventLoopLag = 0;
     return out.join("\n") + "\n";
+  }
+}
+
+function observe(map: Map<string, Histogram>, key: string, seconds: number): void {
+  let h = map.get(key);
+  if (!h) {
+    h = { buckets: LATENCY_BUCKETS.map(() => 0), sum: 0, count: 0 };
+    map.set(key, h);
+  }
+  for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
+    if (seconds <= LATENCY_BUCKETS[i]) h.buckets[i]++;
+  }
+  h.sum += seconds;
+  h.count++;
+}
+
+function histogram(
+  out: string[],
+  name: string,
+  help: string,
+  label: string,
+  map: Map<string, Histogram>,
+): void {
+  out.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
+  for (const [key, h] of map) {
+    LATENCY_BUCKETS.forEach((le, i) =>
+      out.push(`${name}_bucket{${label}="${key}",le="${le}"} ${h.buckets[i]}`)
+    );
+    out.push(`${name}_bucket{${label}="${key}",le="+Inf"} ${h.count}`);
+    out.push(`${name}_sum{${label}="${key}"} ${h.sum}`);
+    out.push(`${name}_count{${label}="${key}"} ${h.count}`);
   }
 }
 

@@ -18,10 +18,13 @@ export interface NodeView {
 }
 
 /** This process's own metrics text. */
-export function renderMetrics(hub: Hub, metrics: Metrics): string {
+export function renderMetrics(hub: Hub, metrics: Metrics, store?: Store): string {
   let queuedBytes = 0;
   for (const session of hub.connections) queuedBytes += session.outbox.queuedBytes;
+  const byShard = (store as { subscriptionsByShard?: () => Map<string, number> } | undefined)
+    ?.subscriptionsByShard?.();
   return metrics.render({
+    shardSubscriptions: byShard,
     connections: hub.connections.size,
     sessions: hub.localSessions,
     localUsers: hub.localUsers,

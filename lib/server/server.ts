@@ -39,6 +39,8 @@ export interface ServerDeps {
   log?: Logger;
   /** A store the caller owns (it is not closed at shutdown). */
   store?: Store;
+  /** Where metrics are counted (the caller may share it with the store it opened). */
+  metrics?: Metrics;
   now?: () => number;
   /**
    * The command line that starts this server program; with it, passwords are hashed in
@@ -73,7 +75,7 @@ export async function startServer(
   deps: ServerDeps = {},
 ): Promise<ChatServer> {
   const log = deps.log ?? createLogger(config.logLevel);
-  const metrics = new Metrics();
+  const metrics = deps.metrics ?? new Metrics();
   const onStatus = (status: StoreStatus) => {
     const { event, ...fields } = status;
     if (event === "store_error") {
@@ -82,7 +84,10 @@ export async function startServer(
     } else if (event === "store_down") log.warn(event, fields);
     else log.info(event, fields);
   };
-  const rawStore = deps.store ?? await openStore(config, onStatus);
+  const observer = {
+    command: (shard: string, _op: string, s: number) => metrics.shardOp(shard, s),
+  };
+  const rawStore = deps.store ?? await openStore(config, onStatus, { observer });
   const store = instrumentStore(rawStore, metrics);
   if (config.lobby) {
     await store.rooms.create({
@@ -214,7 +219,7 @@ export async function startServer(
         connections.add(task);
         task.finally(() => connections.delete(task));
       },
-      metrics: () => deps.node ? deps.node.metrics() : renderMetrics(hub, metrics),
+      metrics: () => deps.node ? deps.node.metrics() : renderMetrics(hub, metrics, rawStore),
       health: () => deps.node ? deps.node.health() : health(store),
     },
     log,
@@ -260,7 +265,7 @@ export async function startServer(
     addr,
     httpPort: http?.port,
     nodeId: config.nodeId,
-    metricsText: () => renderMetrics(hub, metrics),
+    metricsText: () => renderMetrics(hub, metrics, rawStore),
     shutdown,
     [Symbol.asyncDispose]: () => shutdown(),
   };

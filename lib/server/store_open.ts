@@ -7,6 +7,8 @@
 import type { ServerConfig } from "../config/server_config.ts";
 import type { Store, StoreSettings, StoreStatus } from "../store/contract/store.ts";
 import { openKvStore } from "../store/kv/backend.ts";
+import type { Observer } from "../store/redis/shard.ts";
+import { openRedisStore } from "../store/redis/open.ts";
 
 /** The settings every backend takes, from the configuration. */
 export function storeSettings(
@@ -33,12 +35,21 @@ export function storeSettings(
 export async function openStore(
   config: ServerConfig,
   onStatus: (status: StoreStatus) => void,
-  options: { takeOver?: boolean } = {},
+  options: { takeOver?: boolean; observer?: Observer } = {},
 ): Promise<Store> {
   const settings = storeSettings(config, onStatus);
   if (config.redisUrl) {
-    void options.takeOver;
-    throw new Error("The Redis store is being rebuilt for protocol 2");
+    return await openRedisStore({
+      ...settings,
+      url: config.redisUrl,
+      cluster: config.redisCluster,
+      prefix: config.redisPrefix,
+      nodeId: config.nodeId,
+      nodeTtlMs: config.nodeTtlMs,
+      waitReplicas: config.redisWaitReplicas,
+      takeOver: options.takeOver,
+      observer: options.observer,
+    });
   }
   return await openKvStore(config.kvPath, settings, config.nodeId);
 }

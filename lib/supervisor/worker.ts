@@ -8,6 +8,7 @@
 
 import type { ServerConfig } from "../config/server_config.ts";
 import type { Logger } from "../server/log.ts";
+import { Metrics } from "../server/metrics.ts";
 import { type ChatServer, startServer } from "../server/server.ts";
 import { openStore } from "../server/store_open.ts";
 import type { Store, StoreStatus } from "../store/contract/store.ts";
@@ -35,10 +36,14 @@ export async function startWorker(
     const { event, ...fields } = status;
     (event === "store_error" ? log.error : log.info)(event, fields);
   };
+  const metrics = new Metrics();
   let store: Store;
   try {
     store = config.redisUrl
-      ? await openStore({ ...config, nodeId: instanceId }, onStatus, { takeOver: true })
+      ? await openStore({ ...config, nodeId: instanceId }, onStatus, {
+        takeOver: true,
+        observer: { command: (shard, _op, seconds) => metrics.shardOp(shard, seconds) },
+      })
       : await openLinkStore(linkPath, instanceId);
   } catch (error) {
     control.close();
@@ -47,6 +52,7 @@ export async function startWorker(
   const server = await startServer(config, {
     log,
     store,
+    metrics,
     workerCommand,
     worker: { index, instanceId },
     node: {

@@ -75,7 +75,6 @@ export class KvStreams implements Streams {
   readonly #options: KvStreamsOptions;
   readonly #heads = new Map<StreamName, Head>();
   readonly #counts = new Map<string, number>();
-  readonly #contacts = new Map<string, Map<string, number>>();
   /** Stored copies per (user, peer) conversation, once counted. */
   readonly #conversations = new Map<string, number>();
   readonly #dedupe = new Map<string, { outcome: Done; until: number }>();
@@ -260,7 +259,6 @@ export class KvStreams implements Streams {
     const counts = new Map<string, number>();
     const published: { stream: StreamName; message: ChatMessage; origin?: string }[] = [];
     const keys = new Map<string, number>();
-    const touched: { user: string; peer: string; ts: number }[] = [];
     const expire = Date.now() + 8 * DAY_MS;
     const load = async (stream: StreamName) => {
       if (!next.has(stream)) next.set(stream, { ...await this.#head(stream) });
@@ -323,8 +321,6 @@ export class KvStreams implements Streams {
               ["peer", to, message.from],
               message.ts,
             );
-          touched.push({ user: message.from, peer: to, ts: message.ts });
-          touched.push({ user: to, peer: message.from, ts: message.ts });
           published.push({ stream: mine, message: sent, origin });
           published.push({ stream: theirs, message: received, origin });
           outcome = { ok: true, message: sent, epoch: next.get(mine)!.epoch, dup: false };
@@ -361,7 +357,6 @@ export class KvStreams implements Streams {
     }
     for (const [id, count] of counts) this.#counts.set(id, count);
     if (this.#counts.size > 200_000) this.#counts.clear();
-    for (const { user, peer, ts } of touched) this.#contacts.get(user)?.set(peer, ts);
     const until = Date.now() + this.#options.dedupeWindowMs;
     for (const [key, index] of keys) {
       const outcome = outcomes[index];
@@ -440,17 +435,15 @@ export class KvStreams implements Streams {
     return head;
   }
 
+  /** A user's contacts with the time of the last exchange (read from the file). */
   async #contactsOf(user: string): Promise<Map<string, number>> {
-    let peers = this.#contacts.get(user);
-    if (peers) return peers;
-    peers = new Map();
+    const peers = new Map<string, number>();
     for await (const entry of this.#kv.list<number>({ prefix: ["peer", user] })) {
       peers.set(entry.key[2] as string, entry.value);
     }
-    if (this.#contacts.size > 100_000) this.#contacts.clear();
-    this.#contacts.set(user, peers);
     return peers;
   }
+
 
   // ---- retention ----
 
@@ -530,10 +523,7 @@ export class KvStreams implements Streams {
       if (peers.size <= CONTACTS_MAX) continue;
       const oldest = [...peers].sort((a, b) => b[1] - a[1]).slice(CONTACTS_MAX);
       const op = this.#kv.atomic();
-      for (const [peer] of oldest) {
-        op.delete(["peer", user, peer]);
-        peers.delete(peer);
-      }
+      for (const [peer] of oldest) op.delete(["peer", user, peer]);
       await mustCommit(op);
     }
   }

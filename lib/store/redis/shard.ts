@@ -1,0 +1,334 @@
+/**
+ * The connections of one node to one Redis server (a standalone server or one cluster master):
+ * a command connection, a second one for durable writes when replicas must confirm them
+ * (`WAIT` blocks the connection it runs on), and a subscriber connection made on first use.
+ * Commands fail at once while a connection is down (no offline queue); node-redis reconnects
+ * with backoff and resubscribes, and the shard reports each loss and recovery.
+ *
+ * @module
+ */
+
+import { createClient } from "redis";
+import { ChatError } from "../../protocol/errors.ts";
+import { slotOf } from "./slot.ts";
+
+type Client = ReturnType<typeof createClient>;
+
+/** Per-shard latency, for metrics. */
+export interface Observer {
+  /** One command or script on `shard` took `seconds`. */
+  command(shard: string, op: string, seconds: number): void;
+}
+
+/** What a shard reports to its link. */
+export interface ShardEvents {
+  /** The command connection was lost. */
+  down(shard: Shard, detail: string): void;
+  /** The command connection is ready (first connection, or back after a loss). */
+  up(shard: Shard): void;
+  /** A message on a subscribed channel. */
+  message(channel: string, payload: string): void;
+  /** The subscriber connection is ready (again), subscribed to `channels`. */
+  restored(shard: Shard, channels: string[]): void;
+  /** Redis dropped these subscriptions: their slot is now served elsewhere. */
+  moved(shard: Shard, channels: string[]): void;
+}
+
+/** Options of a {@linkcode Shard}. */
+export interface ShardOptions {
+  /** `redis://host:port` (user, password and TLS as in the seed URL). */
+  url: string;
+  /** Sharded pub/sub (`SSUBSCRIBE`, Redis Cluster) instead of `SUBSCRIBE`. */
+  sharded: boolean;
+  /** Replicas that must confirm each durable write (`WAIT n 1000`); 0: none. */
+  waitReplicas: number;
+  events: ShardEvents;
+  observer?: Observer;
+}
+
+const MAX_BACKOFF_MS = 1000;
+
+interface Durable {
+  args: string[];
+  op: string;
+  started: number;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+const WAIT_TIMEOUT_MS = "1000";
+
+/** One Redis server's connections. Create with {@linkcode Shard.connect}. */
+export class Shard {
+  /** `host:port`, the name used in metrics. */
+  readonly name: string;
+  readonly #options: ShardOptions;
+  readonly #client: Client;
+  #writer: Client | null = null;
+  #subscriber: Client | null = null;
+  #subscriberReady: Promise<Client> | null = null;
+  readonly #subscribed = new Set<string>();
+  /** Durable writes of this event-loop turn, sent together before one `WAIT`. */
+  #durables: Durable[] | null = null;
+  /** SHA1s of the scripts loaded on this server (forgotten when the connection is lost). */
+  readonly scripts = new Set<string>();
+  #closed = false;
+  /** Keep retrying a first connection that fails (a shard found by discovery). */
+  readonly #persistent: boolean;
+  readonly #listener = (message: string, channel: string) =>
+    this.#options.events.message(channel, message);
+
+  private constructor(options: ShardOptions, persistent: boolean) {
+    this.#options = options;
+    this.#persistent = persistent;
+    const url = new URL(options.url);
+    this.name = `${url.hostname}:${url.port || "6379"}`;
+    this.#client = this.#makeClient("commands", (down, detail) => {
+      if (down) {
+        this.scripts.clear();
+        options.events.down(this, detail);
+      } else {
+        options.events.up(this);
+      }
+    });
+  }
+
+  /**
+   * Connects the command connection. With `failFast` a first attempt that fails rejects;
+   * otherwise it keeps trying in the background and the promise resolves at once.
+   */
+  static async connect(options: ShardOptions, failFast: boolean): Promise<Shard> {
+    const shard = new Shard(options, !failFast);
+    const connecting = shard.#client.connect();
+    if (!failFast) {
+      connecting.catch(() => {});
+      return shard;
+    }
+    try {
+      await connecting;
+      if (options.waitReplicas > 0) await shard.#writerClient();
+    } catch (error) {
+      shard.destroy();
+      throw error;
+    }
+    return shard;
+  }
+
+  /** Whether the command connection is up. */
+  get ready(): boolean {
+    return this.#client.isReady;
+  }
+
+  /** Channels this shard is subscribed to (confirmed by Redis). */
+  get channels(): ReadonlySet<string> {
+    return this.#subscribed;
+  }
+
+  /** Sends one command; `op` names it in metrics. */
+  async command<T>(args: string[], op: string): Promise<T> {
+    const started = performance.now();
+    try {
+      return await this.#client.sendCommand<T>(args);
+    } finally {
+      this.#observe(op, started);
+    }
+  }
+
+  /**
+   * Sends a write that must be confirmed by `waitReplicas` replicas. The durable writes of
+   * one event-loop turn go down one connection back to back, followed by one `WAIT`, which
+   * covers them all. Without replicas to wait for it is a plain command.
+   *
+   * @throws {ChatError} `UNAVAILABLE` when fewer replicas confirmed in time
+   */
+  durable<T>(args: string[], op: string): Promise<T> {
+    if (this.#options.waitReplicas === 0) return this.command<T>(args, op);
+    this.#assertReady();
+    return new Promise<T>((resolve, reject) => {
+      if (!this.#durables) {
+        this.#durables = [];
+        queueMicrotask(() => this.#flushDurables());
+      }
+      this.#durables.push({
+        args,
+        op,
+        started: performance.now(),
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      });
+    });
+  }
+
+  async #flushDurables(): Promise<void> {
+    const batch = this.#durables ?? [];
+    this.#durables = null;
+    const wanted = this.#options.waitReplicas;
+    let writer: Client;
+    try {
+      writer = await this.#writerClient();
+    } catch (error) {
+      for (const write of batch) write.reject(error);
+      return;
+    }
+    const replies = batch.map((write) => writer.sendCommand(write.args));
+    for (const reply of replies) reply.catch(() => {});
+    let confirmed: number | Error;
+    try {
+      confirmed = Number(await writer.sendCommand(["WAIT", String(wanted), WAIT_TIMEOUT_MS]));
+    } catch (error) {
+      confirmed = error instanceof Error ? error : new Error(String(error));
+    }
+    await Promise.all(batch.map(async (write, i) => {
+      try {
+        const reply = await replies[i];
+        if (confirmed instanceof Error) throw confirmed;
+        if (confirmed < wanted) {
+          throw new ChatError(
+            "UNAVAILABLE",
+            `Only ${confirmed} of ${wanted} replicas of ${this.name} confirmed the write`,
+          );
+        }
+        write.resolve(reply);
+      } catch (error) {
+        write.reject(error);
+      } finally {
+        this.#observe(write.op, write.started);
+      }
+    }));
+  }
+
+  /** Subscribes to channels; resolves once Redis confirmed. */
+  async subscribe(channels: string[]): Promise<void> {
+    const fresh = channels.filter((channel) => !this.#subscribed.has(channel));
+    if (fresh.length === 0) return;
+    this.#assertReady();
+    const subscriber = await this.#subscriberClient();
+    if (!subscriber.isReady) throw new Error(`The subscriber connection to ${this.name} is down`);
+    if (this.#options.sharded) {
+      await Promise.all(
+        bySlot(fresh).map((list) => subscriber.sSubscribe(list, this.#listener)),
+      );
+    } else {
+      await subscriber.subscribe(fresh, this.#listener);
+    }
+    for (const channel of fresh) this.#subscribed.add(channel);
+  }
+
+  /** Unsubscribes; channels it is not subscribed to are skipped. */
+  async unsubscribe(channels: string[]): Promise<void> {
+    const held = channels.filter((channel) => this.#subscribed.has(channel));
+    if (held.length === 0 || !this.#subscriber) return;
+    for (const channel of held) this.#subscribed.delete(channel);
+    const subscriber = this.#subscriber;
+    if (this.#options.sharded) {
+      await Promise.all(
+        bySlot(held).map((list) => subscriber.sUnsubscribe(list, this.#listener)),
+      );
+    } else {
+      await subscriber.unsubscribe(held, this.#listener);
+    }
+  }
+
+  /** Closes the connections after what was sent is answered. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const clients = [this.#client, this.#writer, this.#subscriber].filter((c) => c !== null);
+    await Promise.allSettled(clients.map((client) => client.isOpen ? client.close() : undefined));
+    this.destroy();
+  }
+
+  /** Drops the connections at once. */
+  destroy(): void {
+    this.#closed = true;
+    for (const client of [this.#client, this.#writer, this.#subscriber]) {
+      if (client?.isOpen) client.destroy();
+    }
+  }
+
+  #assertReady(): void {
+    if (!this.#client.isReady) throw new Error(`The connection to ${this.name} is down`);
+  }
+
+  #observe(op: string, started: number): void {
+    this.#options.observer?.command(this.name, op, (performance.now() - started) / 1000);
+  }
+
+  async #writerClient(): Promise<Client> {
+    if (this.#writer) return this.#writer;
+    const writer = this.#makeClient("durable writes", () => {});
+    this.#writer = writer;
+    try {
+      await writer.connect();
+    } catch (error) {
+      this.#writer = null;
+      if (writer.isOpen) writer.destroy();
+      throw error;
+    }
+    return writer;
+  }
+
+  #subscriberClient(): Promise<Client> {
+    if (this.#subscriberReady) return this.#subscriberReady;
+    const subscriber = this.#makeClient("subscriber", (down) => {
+      if (!down) this.#options.events.restored(this, [...this.#subscribed]);
+    });
+    subscriber.on("sharded-channel-moved", (channel: string) => {
+      this.#subscribed.delete(channel);
+      this.#options.events.moved(this, [channel]);
+    });
+    this.#subscriber = subscriber;
+    this.#subscriberReady = subscriber.connect().then(() => subscriber as Client).catch(
+      (error) => {
+        this.#subscriber = null;
+        this.#subscriberReady = null;
+        if (subscriber.isOpen) subscriber.destroy();
+        throw error;
+      },
+    );
+    return this.#subscriberReady;
+  }
+
+  /**
+   * A client that reconnects with backoff once it was connected (a first connection that
+   * fails ends it, unless the shard is persistent) and reports `change(true)` when it is
+   * lost, `change(false)` whenever it is ready (first connection, or back after a loss).
+   */
+  #makeClient(role: string, change: (down: boolean, detail: string) => void): Client {
+    let connected = false;
+    let down = false;
+    const client = createClient({
+      url: this.#options.url,
+      RESP: 2,
+      disableOfflineQueue: true,
+      socket: {
+        connectTimeout: 2000,
+        reconnectStrategy: (retries: number, cause: Error) =>
+          (connected || this.#persistent) && !this.#closed
+            ? Math.min(50 * 2 ** Math.min(retries, 5), MAX_BACKOFF_MS)
+            : cause,
+      },
+    }) as Client;
+    const lost = (detail: string) => {
+      if (!connected || down || this.#closed) return;
+      down = true;
+      change(true, `${this.name} ${role}: ${detail}`);
+    };
+    client.on("error", (error: Error) => lost(error.message));
+    client.on("reconnecting", () => lost("reconnecting"));
+    client.on("ready", () => {
+      connected = true;
+      down = false;
+      if (!this.#closed) change(false, `${this.name} ${role}`);
+    });
+    return client;
+  }
+}
+
+/** Channels grouped by hash slot (a sharded (un)subscribe names channels of one slot). */
+function bySlot(channels: string[]): string[][] {
+  const groups = new Map<number, string[]>();
+  for (const channel of channels) {
+    const slot = slotOf(channel);
+    groups.set(slot, [...groups.get(slot) ?? [], channel]);
+  }
+  return [...groups.values()];
+}
