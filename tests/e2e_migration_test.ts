@@ -100,6 +100,7 @@ Deno.test("version 1 data converts at start and logs in as the README says (Deno
       await using server = await spawnServer(args);
       ok(server.lines.some((l) => l.includes('"migrated"')), "converted at start");
       await checkConverted(server.port);
+      equal((await server.stop("SIGTERM")).code, 0);
     }
     // Converted once: a restart finds the converted data and does not convert again.
     await using server = await spawnServer(args);
@@ -119,14 +120,14 @@ Deno.test("version 1 data converts at start and logs in as the README says (Deno
 });
 
 Deno.test("version 1 data converts at start and logs in as the README says (Redis)", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "imchat-v1-redis-" });
-  try {
-    await Deno.copyFile(`${FIXTURES}redis.rdb`, `${dir}/redis.rdb`);
-    await using redis = await startRedis(["--dir", dir, "--dbfilename", "redis.rdb"]);
-    const args = ["--port", "0", "--workers", "1", "--redis", redis.url, "--redis-prefix", "im:"];
+  await using redis = await startRedis([], { rdb: `${FIXTURES}redis.rdb` });
+  const args = ["--port", "0", "--workers", "1", "--redis", redis.url, "--redis-prefix", "im:"];
+  {
     await using server = await spawnServer(args);
+    ok(server.lines.some((l) => l.includes('"migrated"')), "converted at start");
     await checkConverted(server.port);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
+    equal((await server.stop("SIGTERM")).code, 0);
   }
+  await using server = await spawnServer(args);
+  ok(!server.lines.some((l) => l.includes('"migrated"')), "not converted twice");
 });
