@@ -360,6 +360,7 @@ export async function spawnServer(options: NodeOptions): Promise<ServerNode> {
     host,
     "--port",
     String(port),
+    "--no-http",
     "--rate",
     "0",
     "--log-level",

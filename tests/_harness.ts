@@ -56,7 +56,7 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const storeArgs = backendArgs(backend, options.kvPath);
   if (options.redisPrefix && backend.kind === "redis") storeArgs[3] = options.redisPrefix;
-  const args = ["--host", "127.0.0.1", "--port", "0", ...storeArgs, ...extra];
+  const args = ["--host", "127.0.0.1", "--port", "0", "--http-port", "0", ...storeArgs, ...extra];
   const config = parseServerConfig(args, () => undefined, "test");
   const logs: string[] = [];
   const log: Logger = createLogger("debug", (line) => logs.push(line));
@@ -135,6 +135,8 @@ export async function spawnServer(args: string[]): Promise<ServerProcess> {
       new URL("../server.ts", import.meta.url).pathname,
       "--host",
       "127.0.0.1",
+      "--http-port",
+      "0",
       ...args,
     ],
     stdin: "null",

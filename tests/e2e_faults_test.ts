@@ -58,7 +58,10 @@ function lastRoster(wire: Wire, from: number): string[] | null {
   }
   if (end < 0) return null;
   let start = end;
-  while (start > 0 && events[start - 1].type === "roster" && !(events[start - 1] as { done: boolean }).done) {
+  while (
+    start > 0 && events[start - 1].type === "roster" &&
+    !(events[start - 1] as { done: boolean }).done
+  ) {
     start--;
   }
   const users: UserInfo[] = [];
@@ -91,10 +94,14 @@ Deno.test("fault: a node whose Redis link was cut gets exact presence and every 
     relay.restore();
     // Bob's node learns it may have missed events: it sends him a fresh roster.
     const deadline = Date.now() + 20_000;
-    await bob.waitFor(() => {
-      const roster = lastRoster(bob, before);
-      return roster !== null && roster.join() === "dave,erin";
-    }, "an exact roster after the link came back", deadline - Date.now());
+    await bob.waitFor(
+      () => {
+        const roster = lastRoster(bob, before);
+        return roster !== null && roster.join() === "dave,erin";
+      },
+      "an exact roster after the link came back",
+      deadline - Date.now(),
+    );
     assert.deepEqual(lastRoster(bob, before), ["dave", "erin"]);
     const got = await bob.next("message", (e) => e.msg.text === "during the cut", 20_000);
     assert.equal(got.msg.stream, "@bob");

@@ -9,6 +9,9 @@ import { DEFAULT_MAX_FRAME } from "../protocol/frame.ts";
 import type { Retention } from "../store/contract/store.ts";
 import { type OptionSpec, parseOptions, UsageError } from "./flags.ts";
 
+/** Port of the HTTP listener when none is given. */
+export const DEFAULT_HTTP_PORT = 8080;
+
 /** Log verbosity. */
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 
@@ -68,7 +71,7 @@ export interface ServerConfig {
   loginLimit: number;
   addressLimit: number;
   loginWindowMs: number;
-  /** Port of the HTTP listener (WebSocket, web client, metrics); absent: off. */
+  /** Port of the HTTP listener (WebSocket, web client, metrics); absent: off (`--no-http`). */
   httpPort?: number;
   httpHost: string;
   /** Origins allowed to open WebSocket sessions (empty: the server's own). */
@@ -347,13 +350,20 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     help: "Seconds over which failed logins are counted",
   },
   {
+    flag: "http",
+    env: "IM_HTTP",
+    kind: "bool",
+    default: true,
+    help: "Run the HTTP listener (--no-http: TCP only)",
+  },
+  {
     flag: "http-port",
     env: "IM_HTTP_PORT",
     kind: "int",
     min: 0,
     max: 65535,
-    help: "Serve WebSocket sessions (/ws), the web client (/) and /metrics, /healthz over " +
-      "HTTP on this port (default: off)",
+    help: "Port of the HTTP listener: WebSocket sessions (/ws), the web client (/), /metrics and " +
+      "/healthz (default 8080; 0: any free port)",
   },
   {
     flag: "http-host",
@@ -490,7 +500,9 @@ export function parseServerConfig(
     loginLimit: o["login-limit"] as number,
     addressLimit: o["address-limit"] as number,
     loginWindowMs: (o["login-window"] as number) * 1000,
-    httpPort: (o["http-port"] ?? o["metrics-port"]) as number | undefined,
+    httpPort: o.http === false
+      ? undefined
+      : (o["http-port"] ?? o["metrics-port"] ?? DEFAULT_HTTP_PORT) as number,
     httpHost: (o["http-host"] ?? o["metrics-host"] ?? o.host) as string,
     allowedOrigins: ((o["allowed-origin"] as string | undefined) ?? "").split(",")
       .map((origin) => origin.trim()).filter((origin) => origin !== ""),

@@ -444,7 +444,6 @@ export class KvStreams implements Streams {
     return peers;
   }
 
-
   // ---- retention ----
 
   #scheduleTrim(
