@@ -220,6 +220,7 @@ const cases: Case[] = [
       { type: "transfer", room: "lobby", user: "bob" },
       { type: "topic", room: "lobby", topic: "t" },
       { type: "members", room: "lobby" },
+      { type: "contacts" },
     ];
     let id = 10;
     for (const message of userOnly) {

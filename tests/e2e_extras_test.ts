@@ -34,6 +34,7 @@ const cases: Case[] = [
     deepStrictEqual(await carol.next("nick"), expected);
     deepStrictEqual(await bob.next("nick"), expected);
     deepStrictEqual(await aliceTablet.next("nick"), expected);
+    deepStrictEqual(await alice.next("nick"), expected, "this session too");
     const after = await alice.request("send", { room: "lobby", text: "new name" });
     equal((await carol.next("message", (e) => e.msg.seq === after.seq)).msg.nick, "Star");
     const history = await carol.request("history", { room: "lobby" });
@@ -56,6 +57,30 @@ const cases: Case[] = [
       [["alice", "Star"], ["bob", "alice"], ["alice", "STAR"]],
       "no event for the identical nickname",
     );
+  }],
+
+  ["contacts: the users you exchanged private messages with, newest first", async (backend) => {
+    await using s = await startTestServer(backend);
+    const alice = await s.user("alice");
+    const bob = await s.user("bob");
+    await register(s, "carol", "dave");
+    deepStrictEqual(await alice.request("contacts", {}), { contacts: [] });
+    await alice.request("send", { to: "carol", text: "1" });
+    await bob.request("send", { to: "alice", text: "2" });
+    await alice.request("send", { to: "dave", text: "3" });
+    await bob.request("away", { reason: "busy" });
+    deepStrictEqual(await alice.request("contacts", {}), {
+      contacts: [
+        { name: "dave", nickname: "DAVE", online: false },
+        { name: "bob", nickname: "BOB", online: true, away: "busy" },
+        { name: "carol", nickname: "CAROL", online: false },
+      ],
+    });
+    const one = await alice.request("contacts", { limit: 1 });
+    deepStrictEqual(one.contacts.map((c) => c.name), ["dave"]);
+    deepStrictEqual((await bob.request("contacts", {})).contacts.map((c) => c.name), ["alice"]);
+    const fresh = await login(s, "carol");
+    deepStrictEqual((await fresh.c.request("contacts", {})).contacts.map((c) => c.name), ["alice"]);
   }],
 
   ["two users racing for one nickname: exactly one wins", async (backend) => {

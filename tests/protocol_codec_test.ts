@@ -162,11 +162,13 @@ Deno.test("parseClientMessage accepts a valid example of every client type", () 
     { type: "transfer", id: 21, room: "tea", user: "bob" },
     { type: "topic", id: 22, room: "tea", topic: "" },
     { type: "members", id: 23, room: "tea", limit: 100, after: "a" },
+    { type: "contacts", id: 24, limit: 10 },
+    { type: "contacts", id: 24 },
     { type: "ping", id: 0 },
     { type: "pong" },
   ];
   const types = new Set(valid.map((m) => m.type));
-  strictEqual(types.size, 28, "every client type of §4.2");
+  strictEqual(types.size, 29, "every client type of §4.2");
   for (const message of valid) {
     deepStrictEqual(parseClientMessage(message), message, JSON.stringify(message));
   }
@@ -253,6 +255,7 @@ Deno.test("parseClientMessage rejects wrong or missing fields with BAD_REQUEST",
     { type: "away", id: 1, reason: "r".repeat(401) },
     { type: "invite", id: 1, room: "tea" },
     { type: "members", id: 1 },
+    { type: "contacts", id: 1, limit: "5" },
   ];
 
   for (const message of invalid) {
