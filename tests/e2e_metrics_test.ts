@@ -13,7 +13,7 @@ import { eventually } from "./_e2e.ts";
 
 Deno.test("metrics and health are served over HTTP when asked", async () => {
   const port = freePort();
-  await using s = await startTestServer({ kind: "kv" }, ["--metrics-port", String(port)]);
+  await using s = await startTestServer({ kind: "kv" }, ["--http-port", String(port)]);
   const alice = await s.user("alice");
   const bob = await s.user("bob");
   await alice.request("send", { room: "lobby", text: "hello" });
