@@ -9,6 +9,7 @@
 import net from "node:net";
 import { decodePayload, encodeMessage } from "../lib/protocol/codec.ts";
 import { FrameDecoder } from "../lib/protocol/frame.ts";
+import { PROTOCOL_VERSION } from "../lib/protocol/messages.ts";
 
 type Frame = Record<string, unknown>;
 
@@ -44,7 +45,7 @@ export class AddressedClient {
       socket.once("error", reject);
     });
     const client = new AddressedClient(socket);
-    const hello = await client.request({ type: "hello", protocol: 1 });
+    const hello = await client.request({ type: "hello", protocol: PROTOCOL_VERSION });
     if (hello.type !== "ok") throw new Error(`hello failed: ${JSON.stringify(hello)}`);
     return client;
   }

@@ -153,6 +153,8 @@ export function sleep(ms: number): Promise<void> {
 /** A server running as its own process (`server.ts`), for restart and signal tests. */
 export interface ServerProcess extends AsyncDisposable {
   port: number;
+  /** The port of its HTTP listener (the last one a process reported). */
+  readonly httpPort: number | undefined;
   process: Deno.ChildProcess;
   /** Log lines so far. */
   lines: string[];
@@ -185,6 +187,7 @@ export async function spawnServer(args: string[]): Promise<ServerProcess> {
     stderr: "piped",
   }).spawn();
   const lines: string[] = [];
+  let httpPort: number | undefined;
   const listening = Promise.withResolvers<number>();
   const reading = (async () => {
     let rest = "";
@@ -197,6 +200,7 @@ export async function spawnServer(args: string[]): Promise<ServerProcess> {
         try {
           const entry = JSON.parse(line);
           if (entry.event === readyEvent) listening.resolve(entry.port);
+          if (entry.event === "http_listening") httpPort = entry.port;
         } catch {
           // not a log line
         }
@@ -225,6 +229,9 @@ export async function spawnServer(args: string[]): Promise<ServerProcess> {
   }
   return {
     port,
+    get httpPort() {
+      return httpPort;
+    },
     process,
     lines,
     stop,
@@ -260,8 +267,8 @@ export async function rawConnect(port: number): Promise<RawConn> {
   return new RawConn(await Deno.connect({ hostname: "127.0.0.1", port }));
 }
 
-/** A bare connection that sends bytes and reads decoded frames. */
-export class RawConn {
+/** A bare connection that sends bytes and reads decoded frames; `using` closes it. */
+export class RawConn implements Disposable {
   readonly conn: Deno.TcpConn;
   #buffer = new Uint8Array(0);
 
@@ -309,5 +316,9 @@ export class RawConn {
     } catch {
       // already closed
     }
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
   }
 }

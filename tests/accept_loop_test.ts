@@ -4,7 +4,8 @@ import { install } from "@sinonjs/fake-timers";
 import { acceptLoop, DESCRIPTOR_RETRY_MS, isOutOfDescriptors } from "../lib/server/accept_loop.ts";
 import { createLogger } from "../lib/server/log.ts";
 import type { Transport, TransportListener } from "../lib/server/transport.ts";
-import { startTestServer, TestClient } from "./_harness.ts";
+import { startTestServer } from "./_harness.ts";
+import { Wire } from "./_wire.ts";
 
 /** A listener whose accepts fail with the given errors, then yield one connection. */
 function failingListener(errors: Error[]): TransportListener & { accepts: number } {
@@ -103,10 +104,10 @@ Deno.test("a connect-and-reset flood does not stall accepting", async () => {
   try {
     for (let i = 0; i < 10; i++) {
       const started = performance.now();
-      const client = await TestClient.open(s.port);
+      const client = await Wire.open(s.port);
       const took = performance.now() - started;
       client.close();
-      await client.conn.closed;
+      await client.closed;
       ok(took < 1000, `hello took ${Math.round(took)} ms during the flood`);
     }
   } finally {

@@ -10,9 +10,11 @@ import { parseServerConfig } from "../lib/config/server_config.ts";
 import { ChatError } from "../lib/protocol/errors.ts";
 import { createLogger } from "../lib/server/log.ts";
 import { startServer } from "../lib/server/server.ts";
-import { openKvStore } from "../lib/store/kv.ts";
-import type { Store } from "../lib/store/store.ts";
-import { startTestServer, TestClient } from "./_harness.ts";
+import type { Store } from "../lib/store/contract/store.ts";
+import { openKvStore } from "../lib/store/kv/backend.ts";
+import { TEST_SETTINGS } from "./contract/_factory.ts";
+import { startTestServer } from "./_harness.ts";
+import { Wire } from "./_wire.ts";
 
 Deno.test("a login storm is answered in time: throttled with retryAfter, never cut off", async () => {
   await using s = await startTestServer({ kind: "kv" }, [
@@ -24,12 +26,12 @@ Deno.test("a login storm is answered in time: throttled with retryAfter, never c
     "1",
   ]);
   const setup = await s.connect();
-  await setup.conn.request("register", { name: "alice", password: "password1", nickname: "A" });
+  await setup.request("register", { name: "alice", password: "password1", nickname: "A" });
   setup.close();
   const clients = await Promise.all(Array.from({ length: 80 }, () => s.connect()));
   const outcomes = await Promise.all(clients.map(async (client) => {
     try {
-      await client.conn.request("login", { name: "alice", password: "password1" });
+      await client.request("login", { name: "alice", password: "password1" });
       return "ok";
     } catch (error) {
       if (error instanceof ChatError && error.code === "LOGIN_THROTTLED") {
@@ -49,24 +51,31 @@ Deno.test("a login storm is answered in time: throttled with retryAfter, never c
   for (const client of clients) client.close();
   // Nothing is left queued for those connections: a new login goes through in time.
   const later = await s.connect();
-  const result = await later.conn.request("login", { name: "alice", password: "password1" });
+  const result = await later.request("login", { name: "alice", password: "password1" });
   equal(result.user.name, "alice");
 });
 
 /** A Deno KV store whose `createUser` waits for `open()` once it has been called. */
 async function gatedStore() {
-  const store = await openKvStore(":memory:");
+  const store = await openKvStore(":memory:", { ...TEST_SETTINGS, lobby: null }, "test");
   const entered = Promise.withResolvers<void>();
   const gate = Promise.withResolvers<void>();
-  const gated = new Proxy(store, {
+  const accounts = new Proxy(store.accounts, {
     get(target, property) {
       if (property === "createUser") {
-        return async (...args: Parameters<Store["createUser"]>) => {
+        return async (...args: Parameters<Store["accounts"]["createUser"]>) => {
           entered.resolve();
           await gate.promise;
           return await target.createUser(...args);
         };
       }
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const gated: Store = new Proxy(store, {
+    get(target, property) {
+      if (property === "accounts") return accounts;
       const value = Reflect.get(target, property, target);
       return typeof value === "function" ? value.bind(target) : value;
     },
@@ -79,7 +88,19 @@ async function serverWithClock(store: Store) {
   let offset = 0;
   const now = () => Date.now() + offset;
   const config = parseServerConfig(
-    ["--host", "127.0.0.1", "--port", "0", "--login-timeout", "2", "--hash-workers", "0"],
+    [
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--no-http",
+      "--lobby",
+      "",
+      "--login-timeout",
+      "2",
+      "--hash-workers",
+      "0",
+    ],
     () => undefined,
     "test",
   );
@@ -90,13 +111,13 @@ async function serverWithClock(store: Store) {
 Deno.test("a registration in progress when the login timeout passes is finished and answered", async () => {
   const { store, gated, entered, open } = await gatedStore();
   const { server, now, advance } = await serverWithClock(gated);
-  const clients: TestClient[] = [];
+  const clients: Wire[] = [];
   try {
     const connectedAt = now();
-    const registering = await TestClient.open(server.addr.port);
-    const idle = await TestClient.open(server.addr.port);
+    const registering = await Wire.open(server.addr.port);
+    const idle = await Wire.open(server.addr.port);
     clients.push(registering, idle);
-    const reply = registering.conn.request("register", {
+    const reply = registering.request("register", {
       name: "alice",
       password: "password1",
       nickname: "A",
@@ -109,18 +130,18 @@ Deno.test("a registration in progress when the login timeout passes is finished 
     open();
     equal((await reply).user.name, "alice");
     await registering.next("error", (e) => e.code === "TIMEOUT");
-    await registering.conn.closed;
+    await registering.closed;
     // The account is there and usable.
-    const again = await TestClient.open(server.addr.port);
+    const again = await Wire.open(server.addr.port);
     clients.push(again);
     equal(
-      (await again.conn.request("login", { name: "alice", password: "password1" })).user.name,
+      (await again.request("login", { name: "alice", password: "password1" })).user.name,
       "alice",
     );
   } finally {
     open();
     for (const client of clients) client.close();
-    await Promise.all(clients.map((c) => c.conn.closed));
+    await Promise.all(clients.map((c) => c.closed));
     await server.shutdown();
     await store[Symbol.asyncDispose]();
   }
@@ -129,10 +150,10 @@ Deno.test("a registration in progress when the login timeout passes is finished 
 Deno.test("a request that hangs is cut off one login timeout after the deadline", async () => {
   const { store, gated, entered, open } = await gatedStore();
   const { server, now, advance } = await serverWithClock(gated);
-  const client = await TestClient.open(server.addr.port);
+  const client = await Wire.open(server.addr.port);
   try {
     const connectedAt = now();
-    const reply = client.conn.request("register", {
+    const reply = client.request("register", {
       name: "alice",
       password: "password1",
       nickname: "A",
@@ -140,12 +161,12 @@ Deno.test("a request that hangs is cut off one login timeout after the deadline"
     await entered;
     advance(connectedAt + 4500 - now());
     await client.next("error", (e) => e.code === "TIMEOUT");
-    await client.conn.closed;
+    await client.closed;
     ok((await reply) instanceof Error, "no reply");
   } finally {
     open();
     client.close();
-    await client.conn.closed;
+    await client.closed;
     await server.shutdown();
     await store[Symbol.asyncDispose]();
   }

@@ -32,38 +32,47 @@ class Peer {
   }
 }
 
+/** Sessions told that they closed (they leave the node at that moment). */
+const left: Session[] = [];
+
 function session(peer: Peer): Session {
   const outbox = new Outbox(peer, 1 << 20, () => {});
   return new Session(
     "n#1",
     "192.0.2.1:4000",
     0,
-    outbox,
+    { outbox, close: () => peer.closed = true, onClose: (s) => left.push(s) },
     65536,
-    () => peer.closed = true,
     new Metrics(),
   );
 }
 
-const message = (id: number): ChatMessage => ({ id, ts: 0, from: "bob", nick: "Bob", text: "hi" });
+const message = (seq: number): ChatMessage => ({
+  stream: "#r",
+  seq,
+  ts: 0,
+  from: "bob",
+  nick: "Bob",
+  text: "hi",
+});
 const frameOf = (m: ChatMessage) => encodeMessage({ type: "message", msg: m });
 
 Deno.test("close seals the outbox: the fatal error is the last frame written", async () => {
   const peer = new Peer();
   const s = session(peer);
-  s.deliver(message(1), frameOf(message(1)));
+  s.write(frameOf(message(1)), 1);
   await Promise.resolve(); // the first write is now in progress
-  s.deliver(message(2), frameOf(message(2)));
+  s.write(frameOf(message(2)), 1);
   s.fail("TIMEOUT", "No answer to ping");
   ok(s.signal.aborted, "the signal aborts at once");
   ok(s.signal.reason instanceof SessionClosedError);
+  ok(left.includes(s), "the session left the node at once");
   // Everything after the close is refused, whatever path it takes.
-  s.deliver(message(3), frameOf(message(3)));
-  s.deliverJoined(frameOf(message(4)), 1, 4);
+  equal(s.write(frameOf(message(3)), 1), false);
   s.send({ type: "ping" });
   equal(s.outbox.push(frameOf(message(5))), false);
   await peer.release();
-  deepStrictEqual(peer.written.map((f) => f.type === "message" ? (f.msg as ChatMessage).id : f), [
+  deepStrictEqual(peer.written.map((f) => f.type === "message" ? (f.msg as ChatMessage).seq : f), [
     1,
     2,
     { type: "error", code: "TIMEOUT", message: "No answer to ping" },
@@ -76,7 +85,7 @@ Deno.test("a closed session's transport closes after the grace period when the p
   try {
     const peer = new Peer();
     const s = session(peer);
-    s.deliver(message(1), frameOf(message(1)));
+    s.write(frameOf(message(1)), 1);
     await Promise.resolve();
     s.close(1000);
     await clock.tickAsync(999);
@@ -91,7 +100,7 @@ Deno.test("a closed session's transport closes after the grace period when the p
 Deno.test("end drops what is queued and closes at once", async () => {
   const peer = new Peer();
   const s = session(peer);
-  s.deliver(message(1), frameOf(message(1)));
+  s.write(frameOf(message(1)), 1);
   s.end();
   ok(s.signal.aborted);
   ok(peer.closed);
