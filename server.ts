@@ -29,6 +29,7 @@ export async function main(args: string[]): Promise<number> {
       (name) => Deno.env.get(name),
       Deno.hostname(),
       navigator.hardwareConcurrency,
+      Deno.pid,
     );
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;

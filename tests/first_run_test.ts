@@ -11,7 +11,8 @@ const ROOT = new URL("..", import.meta.url).pathname;
 /** The command line of a task in deno.json, with `deno` resolved to this executable. */
 async function taskCommand(task: string): Promise<string[]> {
   const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
-  const words = (config.tasks[task] as string).split(/\s+/);
+  const entry = config.tasks[task] as string | { command: string };
+  const words = (typeof entry === "string" ? entry : entry.command).split(/\s+/);
   equal(words[0], "deno", `task ${task} runs deno`);
   return [Deno.execPath(), ...words.slice(1)];
 }

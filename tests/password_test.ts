@@ -87,7 +87,6 @@ Deno.test("worker processes hash at idle priority and stop with the hasher", asy
         Deno.kill(Number(entry.name), "SIGKILL");
       }
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
     ok(await hasher.verify("password1", stored), "verified by a replacement worker");
   } finally {
     await hasher.close();

@@ -128,14 +128,28 @@ export class ProcessHasher implements PasswordHasher {
     await Promise.allSettled(this.#workers.map((w) => w.done));
   }
 
-  /** Gives a job to a free worker (the queue runs at most one job per worker). */
-  #dispatch(op: Job["op"], password: string, stored?: string): Promise<unknown> {
-    // A worker that died (killed, crashed) is replaced before it is given work.
+  /**
+   * Gives a job to a free worker (the queue runs at most one job per worker). A worker that
+   * died is replaced first; one that died while taking the job (not yet noticed) is replaced
+   * and the job given to its replacement, once.
+   */
+  async #dispatch(
+    op: Job["op"],
+    password: string,
+    stored?: string,
+    retry = true,
+  ): Promise<unknown> {
     for (let i = 0; i < this.#workers.length; i++) {
       if (this.#workers[i].exited) this.#workers[i] = startWorker(this.#command);
     }
     const free = this.#workers.find((worker) => worker.pending.size === 0) ?? this.#workers[0];
-    return this.#call(free, op, password, stored);
+    try {
+      return await this.#call(free, op, password, stored);
+    } catch (error) {
+      if (!retry || this.#closed || !(error instanceof WorkerGone)) throw error;
+      free.exited = true;
+      return await this.#dispatch(op, password, stored, false);
+    }
   }
 
   #call(worker: Worker, op: Job["op"], password: string, stored?: string): Promise<unknown> {
@@ -144,11 +158,19 @@ export class ProcessHasher implements PasswordHasher {
     const job: Job = { id, op, password, ...(stored === undefined ? {} : { stored }) };
     return new Promise((resolve, reject) => {
       worker.pending.set(id, { resolve, reject });
-      worker.writer.write(new TextEncoder().encode(JSON.stringify(job) + "\n")).catch((error) => {
+      worker.writer.write(new TextEncoder().encode(JSON.stringify(job) + "\n")).catch(() => {
         worker.pending.delete(id);
-        reject(error);
+        reject(new WorkerGone());
       });
     });
+  }
+}
+
+/** The worker a job was given to has stopped. */
+class WorkerGone extends Error {
+  constructor() {
+    super("Password worker stopped");
+    this.name = "WorkerGone";
   }
 }
 
@@ -174,7 +196,7 @@ function startWorker(command: string[]): Worker {
         }
       }
     } finally {
-      for (const job of pending.values()) job.reject(new Error("Password worker stopped"));
+      for (const job of pending.values()) job.reject(new WorkerGone());
       pending.clear();
       await process.status;
     }

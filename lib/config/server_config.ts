@@ -152,7 +152,12 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     default: "im:",
     help: "Redis key prefix",
   },
-  { flag: "node-id", env: "IM_NODE_ID", kind: "string", help: "Node id (default hostname:port)" },
+  {
+    flag: "node-id",
+    env: "IM_NODE_ID",
+    kind: "string",
+    help: "Node id (default hostname:port; hostname:0-pid with --port 0)",
+  },
   {
     flag: "node-ttl",
     env: "IM_NODE_TTL",
@@ -492,10 +497,13 @@ export function parseServerConfig(
   env: (name: string) => string | undefined,
   hostname: string,
   cores = 1,
+  processId?: number,
 ): ServerConfig {
   const o = parseOptions(SERVER_OPTIONS, args, env);
   const port = o.port as number;
-  const nodeId = (o["node-id"] as string | undefined) ?? `${hostname}:${port}`;
+  // With port 0 (any free port) every node would be "host:0": the process id tells them apart.
+  const nodeId = (o["node-id"] as string | undefined) ??
+    (port === 0 && processId !== undefined ? `${hostname}:0-${processId}` : `${hostname}:${port}`);
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(nodeId)) {
     throw new UsageError("A node id has 1 to 64 of A-Z a-z 0-9 _ . : -");
   }
