@@ -167,7 +167,7 @@ export interface ServerProcess extends AsyncDisposable {
  * the supervisor says every worker listens).
  */
 export async function spawnServer(args: string[]): Promise<ServerProcess> {
-  const workers = args.includes("--workers") && Number(args[args.indexOf("--workers") + 1]) > 1;
+  const workers = args.includes("--workers") && Number(args[args.lastIndexOf("--workers") + 1]) > 1;
   const readyEvent = workers ? "supervisor_ready" : "listening";
   const process = new Deno.Command(Deno.execPath(), {
     args: [

@@ -9,43 +9,19 @@
 import assert from "node:assert/strict";
 import { spawnServer } from "./_harness.ts";
 import { startRedisCluster } from "./_redis.ts";
-import { Wire } from "./_wire.ts";
-
-function nodeArgs(url: string, id: string): string[] {
-  return [
-    "--port",
-    "0",
-    "--redis",
-    url,
-    "--redis-cluster",
-    "--redis-prefix",
-    "cl:",
-    "--node-id",
-    id,
-    "--hash-workers",
-    "0",
-    "--workers",
-    "1",
-    "--lobby",
-    "",
-  ];
-}
-
-async function user(port: number, name: string): Promise<Wire> {
-  const wire = await Wire.open(port);
-  await wire.request("register", { name, password: "password1", nickname: name.toUpperCase() });
-  await wire.request("login", { name, password: "password1" });
-  await wire.next("backlog");
-  return wire;
-}
+import { loggedIn, redisNode } from "./_nodes.ts";
 
 Deno.test("redis cluster: two nodes chat through sharded pub/sub; rooms reach only their nodes", async () => {
   await using cluster = await startRedisCluster();
-  await using a = await spawnServer(nodeArgs(cluster.url, "node-a"));
-  await using b = await spawnServer(nodeArgs(cluster.url, "node-b"));
-  const alice = await user(a.port, "alice");
-  const bob = await user(b.port, "bob");
-  const carol = await user(a.port, "carol");
+  await using a = await spawnServer(
+    redisNode(cluster.url, "node-a", "cl:", ["--redis-cluster", "--lobby", ""]),
+  );
+  await using b = await spawnServer(
+    redisNode(cluster.url, "node-b", "cl:", ["--redis-cluster", "--lobby", ""]),
+  );
+  const alice = await loggedIn(a.port, "alice");
+  const bob = await loggedIn(b.port, "bob");
+  const carol = await loggedIn(a.port, "carol");
   try {
     // Ten rooms, so that they land on every shard; alice owns them, bob joins them on node b.
     const rooms = Array.from({ length: 10 }, (_, i) => `room-${i}`);
