@@ -701,7 +701,11 @@ export class Hub {
       this.#reporting = false;
       if (this.#live.size === this.#reportedSessions) return;
       this.#reportedSessions = this.#live.size;
-      this.#store.presence.setSessions(this.#live.size).catch(() => this.#reportedSessions = -1);
+      this.#store.presence.setSessions(this.#live.size).catch((error) => {
+        // Tried again at the next tick.
+        this.#reportedSessions = -1;
+        this.#storeFailed("sessions", error);
+      });
     });
   }
 
