@@ -243,12 +243,13 @@ Deno.test("redis cluster store: a killed master loses nothing acknowledged under
   };
   for (let i = 0; i < 5; i++) await round(i);
   const victim = cluster.nodes.find((node) => doomed.endsWith(`:${node.port}`))!;
+  const replica = await replicaOf(cluster, victim.port);
   await victim.stop(true);
   // Traffic goes on; the rooms of the dead master wait for its replica to take over, and
   // (waitReplicas 1) for a replica of their own again: the old master comes back as one.
-  const restarted = new Promise((resolve) => setTimeout(resolve, 4000)).then(() =>
-    victim.restart()
-  );
+  // It comes back only once the replica has taken over: without persistence it would come
+  // back empty, and a replica that had not taken over yet would copy that from its master.
+  const restarted = tookOver(replica).then(() => victim.restart());
   for (let i = 5; i < 10; i++) await round(i);
   await restarted;
   for (const room of rooms) {
@@ -272,6 +273,15 @@ Deno.test("redis cluster store: a killed master loses nothing acknowledged under
     "deliveries after the failover",
   );
 });
+
+/** Resolves once the node on `port` is a master (polled every 100 ms, for at most 30 s). */
+async function tookOver(port: number): Promise<void> {
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
+    if ((await redisCli(port, "ROLE")).startsWith("master")) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`The replica on ${port} did not take over`);
+}
 
 /** The port of the replica of the master on `port`. */
 async function replicaOf(cluster: RedisCluster, port: number): Promise<number> {
