@@ -2,12 +2,16 @@
  * The Redis store on a local Redis Cluster: data spreads over every master, a node receives
  * only the channels it subscribed to (sharded pub/sub), a private message between users on
  * two masters follows the two-slot rule, and with `waitReplicas: 1` a master killed during
- * traffic loses nothing that was acknowledged, while the bus follows the failover.
+ * traffic loses nothing that was acknowledged, while the bus follows the failover. After a
+ * failover (`CLUSTER FAILOVER`), also one during which a node's subscriber connection was
+ * down, its channels are reported restored only once subscribed on the new master, never on
+ * the demoted one.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
+import { createClient } from "redis";
 import type { ChatMessage } from "../lib/protocol/messages.ts";
 import { Keys } from "../lib/store/redis/keys.ts";
 import { RedisLink } from "../lib/store/redis/link.ts";
@@ -15,7 +19,7 @@ import { APPEND_SENT } from "../lib/store/redis/lua_streams.ts";
 import { slotOf } from "../lib/store/redis/slot.ts";
 import { openRedisStore, type RedisStoreOptions } from "../lib/store/redis/open.ts";
 import { eventually, TEST_SETTINGS } from "./contract/_factory.ts";
-import { redisCli, startRedisCluster } from "./_redis.ts";
+import { redisCli, type RedisCluster, startRedisCluster } from "./_redis.ts";
 
 function options(url: string, nodeId: string, extra: Partial<RedisStoreOptions> = {}) {
   return { ...TEST_SETTINGS, url, nodeId, cluster: true, nodeTtlMs: 5000, ...extra };
@@ -239,12 +243,13 @@ Deno.test("redis cluster store: a killed master loses nothing acknowledged under
   };
   for (let i = 0; i < 5; i++) await round(i);
   const victim = cluster.nodes.find((node) => doomed.endsWith(`:${node.port}`))!;
+  const replica = await replicaOf(cluster, victim.port);
   await victim.stop(true);
   // Traffic goes on; the rooms of the dead master wait for its replica to take over, and
   // (waitReplicas 1) for a replica of their own again: the old master comes back as one.
-  const restarted = new Promise((resolve) => setTimeout(resolve, 4000)).then(() =>
-    victim.restart()
-  );
+  // It comes back only once the replica has taken over: without persistence it would come
+  // back empty, and a replica that had not taken over yet would copy that from its master.
+  const restarted = tookOver(replica).then(() => victim.restart());
   for (let i = 5; i < 10; i++) await round(i);
   await restarted;
   for (const room of rooms) {
@@ -267,4 +272,145 @@ Deno.test("redis cluster store: a killed master loses nothing acknowledged under
     () => moved.every((c) => delivered.get(c)?.includes(`${c.slice(1)} 10`)) ? true : undefined,
     "deliveries after the failover",
   );
+});
+
+/** Resolves once the node on `port` is a master (polled every 100 ms, for at most 30 s). */
+async function tookOver(port: number): Promise<void> {
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
+    if ((await redisCli(port, "ROLE")).startsWith("master")) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`The replica on ${port} did not take over`);
+}
+
+/** The port of the replica of the master on `port`. */
+async function replicaOf(cluster: RedisCluster, port: number): Promise<number> {
+  for (const node of cluster.nodes) {
+    const [role, , master] = (await redisCli(node.port, "ROLE")).split("\n");
+    if (role === "slave" && Number(master) === port) return node.port;
+  }
+  throw new Error(`No replica of ${port}`);
+}
+
+/**
+ * A cluster with a replica per master, a writer and a reader subscribed to two rooms on the
+ * first master and one elsewhere; every `restored` report is kept with where the reader's
+ * subscriptions were at that moment.
+ */
+async function failoverSetup() {
+  await using opened = new AsyncDisposableStack();
+  const cluster = opened.use(await startRedisCluster({ replicas: 1 }));
+  const link = await openLink(cluster.url);
+  let master: string;
+  let rooms: string[];
+  try {
+    master = link.shardNames[0];
+    rooms = [...roomsOn(link, master, 2), ...roomsOn(link, master, 1, false)];
+  } finally {
+    await link.close();
+  }
+  const writer = opened.use(await openRedisStore(options(cluster.url, "w")));
+  const reader = opened.use(await openRedisStore(options(cluster.url, "r")));
+  for (const room of rooms) {
+    await writer.rooms.create({
+      name: room,
+      title: room,
+      topic: "",
+      public: true,
+      owner: "alice",
+      createdAt: 1,
+    }, 10);
+  }
+  const reports: { channels: string[]; where: Map<string, number> }[] = [];
+  const delivered: string[] = [];
+  reader.bus.onRestored((channels) => {
+    reports.push({ channels, where: new Map(reader.subscriptionsByShard()) });
+  });
+  reader.bus.onDelivery((_channel, delivery) => {
+    if (delivery.kind === "message") delivered.push(delivery.message.text);
+  });
+  await reader.bus.subscribe(rooms.map((room) => `#${room}`));
+  const masterPort = Number(master.split(":")[1]);
+  const replicaPort = await replicaOf(cluster, masterPort);
+  const moved = rooms.slice(0, 2).map((room) => `#${room}`);
+  const resources = opened.move();
+  return {
+    writer,
+    reader,
+    rooms,
+    moved,
+    reports,
+    delivered,
+    master,
+    masterPort,
+    replica: `127.0.0.1:${replicaPort}`,
+    replicaPort,
+    [Symbol.asyncDispose]: () => resources.disposeAsync(),
+  };
+}
+
+/** Waits for the reader's moved channels to be reported, then checks where they were. */
+async function checkFollowed(setup: Awaited<ReturnType<typeof failoverSetup>>) {
+  const { reports, moved, master, replica, reader, writer, rooms, delivered } = setup;
+  await eventually(
+    () => moved.every((c) => reports.some((r) => r.channels.includes(c))) ? true : undefined,
+    "the moved channels to be restored",
+    8000,
+  );
+  // Each report names channels that are subscribed on the master of their slot now.
+  for (const report of reports) {
+    assert.equal(report.where.get(master), undefined, `${report.channels} reported on ${master}`);
+    assert.ok((report.where.get(replica) ?? 0) >= 1, `${report.channels} not on ${replica}`);
+  }
+  assert.equal(reader.subscriptionsByShard().get(replica), 2);
+  // The writer may meet the new master before its connection to it is up: it resends.
+  await Promise.all(rooms.map(async (room) => {
+    for (;;) {
+      const [sent] = await writer.streams.append([
+        { room, from: "alice", nick: "A", ts: 1, text: `${room} after`, key: "after" },
+      ]);
+      if (sent.ok) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }));
+  await eventually(
+    () => rooms.every((room) => delivered.includes(`${room} after`)) ? true : undefined,
+    "deliveries on every room after the failover",
+  );
+}
+
+Deno.test("redis cluster store: channels follow a master demoted by CLUSTER FAILOVER", async () => {
+  await using setup = await failoverSetup();
+  // The demoted master tells its subscribers with SUNSUBSCRIBE pushes.
+  assert.equal((await redisCli(setup.replicaPort, "CLUSTER", "FAILOVER")).trim(), "OK");
+  await checkFollowed(setup);
+});
+
+Deno.test("redis cluster store: a subscription lost across a failover is not replayed on the demoted master", async () => {
+  await using setup = await failoverSetup();
+  const { masterPort, replicaPort } = setup;
+  // A connection of our own to the master, for while it refuses new ones.
+  const guard = createClient({ url: `redis://127.0.0.1:${masterPort}`, RESP: 2 });
+  guard.on("error", () => {});
+  await guard.connect();
+  try {
+    const [, maxclients] = await guard.sendCommand<string[]>(["CONFIG", "GET", "maxclients"]);
+    await guard.sendCommand(["CONFIG", "SET", "maxclients", "1"]);
+    // The reader's subscriber connection is cut and cannot come back until the master is
+    // demoted: then it could reach the master's address again, which serves a replica now.
+    await guard.sendCommand(["CLIENT", "KILL", "TYPE", "pubsub"]);
+    assert.equal((await redisCli(replicaPort, "CLUSTER", "FAILOVER")).trim(), "OK");
+    await eventually(
+      async () => {
+        const role = await guard.sendCommand<unknown[]>(["ROLE"]);
+        return role[0] === "slave" ? true : undefined;
+      },
+      "the master to be demoted",
+      10_000,
+    );
+    await guard.sendCommand(["CONFIG", "SET", "maxclients", maxclients]);
+  } finally {
+    guard.destroy();
+  }
+  await checkFollowed(setup);
 });

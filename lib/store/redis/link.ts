@@ -2,8 +2,9 @@
  * A node's link to Redis, standalone or cluster, behind one interface: commands and Lua
  * scripts routed by key (every script touches the one slot of its key), durable writes
  * confirmed by replicas, publishing, and channel subscriptions that come back by themselves
- * after an outage, a failover or a move, with a callback naming the channels that may have
- * missed messages.
+ * after an outage, a failover or a move, on the master that serves their slot by a slot map
+ * learnt after the loss, with a callback naming the channels that may have missed messages
+ * once they are effective there.
  *
  * Standalone: one {@linkcode Shard}, `PUBLISH`/`SUBSCRIBE`. Cluster: one shard per master,
  * sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE` on the master of the channel's slot), and a
@@ -64,6 +65,7 @@ export class RedisLink {
     this.#options = options;
     this.#subscriptions = new Subscriptions({
       route: (channel) => this.#shardFor(channel),
+      refresh: () => this.#topology?.refresh() ?? Promise.resolve(),
       restored: (channels) => this.#onRestored(channels),
       failed: (detail) => {
         if (/MOVED|ASK|CLUSTERDOWN/.test(detail)) this.#topology?.refresh();
@@ -297,16 +299,12 @@ export class RedisLink {
       },
       up: () => {
         this.#checkAvailable();
+        this.#subscriptions.resume();
       },
       message: (channel, payload) => {
         if (this.#subscriptions.wants(channel)) this.#onMessage(channel, payload);
       },
-      restored: (shard, channels) => this.#subscriptions.shardRestored(shard, channels),
-      moved: (_shard, channels) => {
-        const topology = this.#topology;
-        if (topology) topology.refresh().finally(() => this.#subscriptions.lost(channels));
-        else this.#subscriptions.lost(channels);
-      },
+      lost: (_shard, channels) => this.#subscriptions.lost(channels),
     };
   }
 

@@ -3,7 +3,15 @@
  * a command connection, a second one for durable writes when replicas must confirm them
  * (`WAIT` blocks the connection it runs on), and a subscriber connection made on first use.
  * Commands fail at once while a connection is down (no offline queue); node-redis reconnects
- * with backoff and resubscribes, and the shard reports each loss and recovery.
+ * the command connections with backoff, and the shard reports each loss and recovery.
+ *
+ * The subscriber connection does not come back by itself: when it is lost, the shard reports
+ * its channels lost and the next subscription opens a new one. node-redis would reconnect to
+ * the same address and replay the subscriptions there, but after a failover that address may
+ * be a demoted master, or a killed master restarted with its old view of the slots that
+ * accepts `SSUBSCRIBE` for a while as their master: a replayed subscription is no proof that
+ * the channel is served there. Placing channels again is the link's job, with a slot map
+ * learnt after the loss (see `subscriptions.ts`).
  *
  * @module
  */
@@ -28,10 +36,11 @@ export interface ShardEvents {
   up(shard: Shard): void;
   /** A message on a subscribed channel. */
   message(channel: string, payload: string): void;
-  /** The subscriber connection is ready (again), subscribed to `channels`. */
-  restored(shard: Shard, channels: string[]): void;
-  /** Redis dropped these subscriptions: their slot is now served elsewhere. */
-  moved(shard: Shard, channels: string[]): void;
+  /**
+   * These subscriptions are gone: the subscriber connection was lost, or Redis dropped them
+   * (their slot is now served elsewhere).
+   */
+  lost(shard: Shard, channels: string[]): void;
 }
 
 /** Options of a {@linkcode Shard}. */
@@ -82,7 +91,7 @@ export class Shard {
     this.#persistent = persistent;
     const url = new URL(options.url);
     this.name = `${url.hostname}:${url.port || "6379"}`;
-    this.#client = this.#makeClient("commands", (down, detail) => {
+    this.#client = this.#makeClient("commands", true, (down, detail) => {
       if (down) {
         this.scripts.clear();
         options.events.down(this, detail);
@@ -202,7 +211,8 @@ export class Shard {
     if (fresh.length === 0) return;
     this.#assertReady();
     const subscriber = await this.#subscriberClient();
-    if (!subscriber.isReady) throw new Error(`The subscriber connection to ${this.name} is down`);
+    const down = () => new Error(`The subscriber connection to ${this.name} is down`);
+    if (!subscriber.isReady) throw down();
     if (this.#options.sharded) {
       await Promise.all(
         bySlot(fresh).map((list) => subscriber.sSubscribe(list, this.#listener)),
@@ -210,6 +220,8 @@ export class Shard {
     } else {
       await subscriber.subscribe(fresh, this.#listener);
     }
+    // Confirmed on a connection that was lost meanwhile: its loss did not report them.
+    if (this.#subscriber !== subscriber) throw down();
     for (const channel of fresh) this.#subscribed.add(channel);
   }
 
@@ -254,7 +266,7 @@ export class Shard {
 
   async #writerClient(): Promise<Client> {
     if (this.#writer) return this.#writer;
-    const writer = this.#makeClient("durable writes", () => {});
+    const writer = this.#makeClient("durable writes", true, () => {});
     this.#writer = writer;
     try {
       await writer.connect();
@@ -266,14 +278,29 @@ export class Shard {
     return writer;
   }
 
+  /** The subscriber connection, opened on first use and again after a loss. */
   #subscriberClient(): Promise<Client> {
     if (this.#subscriberReady) return this.#subscriberReady;
-    const subscriber = this.#makeClient("subscriber", (down) => {
-      if (!down) this.#options.events.restored(this, [...this.#subscribed]);
+    const subscriber = this.#makeClient("subscriber", false, (down) => {
+      if (!down || this.#subscriber !== subscriber) return;
+      this.#subscriber = null;
+      this.#subscriberReady = null;
+      if (subscriber.isOpen) subscriber.destroy();
+      const lost = [...this.#subscribed];
+      this.#subscribed.clear();
+      if (lost.length > 0) this.#options.events.lost(this, lost);
     });
+    // A sharded channel's slot left this server (a failover demoted it, or a migration):
+    // Redis says so channel by channel; the pushes of one read are reported together.
+    let moved: string[] = [];
     subscriber.on("sharded-channel-moved", (channel: string) => {
-      this.#subscribed.delete(channel);
-      this.#options.events.moved(this, [channel]);
+      if (this.#subscriber !== subscriber || !this.#subscribed.delete(channel)) return;
+      if (moved.push(channel) > 1) return;
+      queueMicrotask(() => {
+        const channels = moved;
+        moved = [];
+        this.#options.events.lost(this, channels);
+      });
     });
     this.#subscriber = subscriber;
     this.#subscriberReady = subscriber.connect().then(() => subscriber as Client).catch(
@@ -288,11 +315,15 @@ export class Shard {
   }
 
   /**
-   * A client that reconnects with backoff once it was connected (a first connection that
-   * fails ends it, unless the shard is persistent) and reports `change(true)` when it is
-   * lost, `change(false)` whenever it is ready (first connection, or back after a loss).
+   * A client that reports `change(true)` when it is lost, `change(false)` whenever it is
+   * ready. With `reconnect` it reconnects with backoff once it was connected (a first
+   * connection that fails ends it, unless the shard is persistent); without, a loss ends it.
    */
-  #makeClient(role: string, change: (down: boolean, detail: string) => void): Client {
+  #makeClient(
+    role: string,
+    reconnect: boolean,
+    change: (down: boolean, detail: string) => void,
+  ): Client {
     let connected = false;
     let down = false;
     const client = createClient({
@@ -302,7 +333,7 @@ export class Shard {
       socket: {
         connectTimeout: 2000,
         reconnectStrategy: (retries: number, cause: Error) =>
-          (connected || this.#persistent) && !this.#closed
+          reconnect && (connected || this.#persistent) && !this.#closed
             ? Math.min(50 * 2 ** Math.min(retries, 5), MAX_BACKOFF_MS)
             : cause,
       },

@@ -4,6 +4,11 @@
  * whenever a channel becomes effective again after a loss, the `restored` callback hears of it
  * (messages published meanwhile were missed).
  *
+ * A lost channel is placed again only by a slot map asked for after the loss, and is reported
+ * restored only once a shard confirmed it while the slot map names that shard as its slot's
+ * master: an `SSUBSCRIBE` that a demoted master (or a killed master that restarted with its
+ * old view) accepted is no proof that the channel is served there.
+ *
  * @module
  */
 
@@ -13,6 +18,8 @@ import type { Shard } from "./shard.ts";
 export interface SubscriptionHooks {
   /** The shard that serves a channel now; throws when none does. */
   route(channel: string): Shard;
+  /** Brings `route` up to date: resolves once a slot map asked for after this call is in use. */
+  refresh(): Promise<void>;
   /** Channels that are effective again after a loss. */
   restored(channels: string[]): void;
   /** A failure that is being retried. */
@@ -26,10 +33,16 @@ const MAX_RETRY_MS = 2000;
 export class Subscriptions {
   readonly #hooks: SubscriptionHooks;
   readonly #wanted = new Set<string>();
-  /** Channels confirmed by a shard, and which. */
+  /** Channels confirmed by the shard that serves them, and which. */
   readonly #placed = new Map<string, Shard>();
   /** Wanted channels that were not effective at some point: reported once placed again. */
   readonly #lostOnce = new Set<string>();
+  /** Lost channels waiting for a slot map asked for after their loss, by that loss. */
+  readonly #held = new Map<string, number>();
+  #losses = 0;
+  /** The recheck under way, and whether another one was asked for meanwhile. */
+  #checking: Promise<void> | null = null;
+  #again = false;
   #retry: ReturnType<typeof setTimeout> | undefined;
   #retryMs = FIRST_RETRY_MS;
   #closed = false;
@@ -74,6 +87,7 @@ export class Subscriptions {
     for (const channel of channels) {
       this.#wanted.delete(channel);
       this.#lostOnce.delete(channel);
+      this.#held.delete(channel);
       const shard = this.#placed.get(channel);
       if (!shard) continue;
       this.#placed.delete(channel);
@@ -88,15 +102,6 @@ export class Subscriptions {
     );
   }
 
-  /** A shard's subscriber connection came back, resubscribed to `channels`. */
-  shardRestored(shard: Shard, channels: readonly string[]): void {
-    const unwanted = channels.filter((channel) => !this.#wanted.has(channel));
-    if (unwanted.length > 0) shard.unsubscribe(unwanted).catch(() => {});
-    const back = channels.filter((channel) => this.#placed.get(channel) === shard);
-    if (back.length > 0) this.#hooks.restored(back);
-    this.recheck();
-  }
-
   /**
    * Reports every wanted channel as restored: the effective ones now, the others once they
    * are placed.
@@ -104,40 +109,86 @@ export class Subscriptions {
   restoreAll(): void {
     const effective: string[] = [];
     for (const channel of this.#wanted) {
-      if (this.#placed.has(channel)) effective.push(channel);
+      if (this.#placed.has(channel) && !this.#held.has(channel)) effective.push(channel);
       else this.#lostOnce.add(channel);
     }
     if (effective.length > 0) this.#hooks.restored(effective);
   }
 
-  /** Subscriptions Redis dropped (or a shard that went away): place them again. */
+  /**
+   * Subscriptions that are gone (their connection was lost, or Redis dropped them): placed
+   * again once the slot map has been asked for anew.
+   */
   lost(channels: readonly string[]): void {
+    const loss = ++this.#losses;
+    const held: string[] = [];
     for (const channel of channels) {
+      this.#placed.delete(channel);
+      if (!this.#wanted.has(channel)) continue;
+      this.#lostOnce.add(channel);
+      this.#held.set(channel, loss);
+      held.push(channel);
+    }
+    if (held.length === 0) return;
+    this.#hooks.refresh().catch(() => {}).finally(() => {
+      for (const channel of held) {
+        if (this.#held.get(channel) === loss) this.#held.delete(channel);
+      }
+      this.recheck();
+    });
+  }
+
+  /**
+   * Forgets the channels placed on a shard that no longer serves any slot (the slot map just
+   * learnt says so); a {@linkcode recheck} places them again.
+   */
+  shardGone(shard: Shard): void {
+    for (const [channel, placed] of [...this.#placed]) {
+      if (placed !== shard) continue;
       this.#placed.delete(channel);
       if (this.#wanted.has(channel)) this.#lostOnce.add(channel);
     }
-    this.recheck();
   }
 
-  /** Channels placed on a shard that left: place them again. */
-  shardGone(shard: Shard): void {
-    this.lost([...this.#placed].filter(([, s]) => s === shard).map(([channel]) => channel));
+  /** Asks for the slot map anew when a channel is not placed, then places it. */
+  resume(): void {
+    if (this.#closed || this.#misplaced().length === 0) return;
+    this.#hooks.refresh().catch(() => {}).finally(() => this.recheck());
   }
 
-  /** Places every wanted channel that is not on the shard serving it now. */
+  /**
+   * Places every wanted channel that is not on the shard serving it now by the current slot
+   * map. One placed on another shard may have missed messages: it is reported once moved.
+   * One pass at a time: asked for during a pass, another follows it.
+   */
   recheck(): void {
     if (this.#closed) return;
-    const misplaced = [...this.#wanted].filter((channel) => !this.#fits(channel));
-    if (misplaced.length === 0) return;
-    this.#place(misplaced).then((failure) => {
-      if (failure !== null) this.#later();
-    });
+    if (this.#checking) {
+      this.#again = true;
+      return;
+    }
+    this.#checking = (async () => {
+      do {
+        this.#again = false;
+        const misplaced = this.#misplaced();
+        if (misplaced.length === 0) continue;
+        for (const channel of misplaced) {
+          if (this.#placed.has(channel)) this.#lostOnce.add(channel);
+        }
+        if (await this.#place(misplaced) !== null) this.#later();
+      } while (this.#again && !this.#closed);
+    })().finally(() => this.#checking = null);
   }
 
   /** Stops retrying. */
   close(): void {
     this.#closed = true;
     clearTimeout(this.#retry);
+  }
+
+  /** Wanted channels, not waiting for a slot map, that are not where they belong. */
+  #misplaced(): string[] {
+    return [...this.#wanted].filter((channel) => !this.#held.has(channel) && !this.#fits(channel));
   }
 
   #fits(channel: string): boolean {
@@ -150,15 +201,26 @@ export class Subscriptions {
     }
   }
 
+  /** The shard serving a channel by the current slot map, or null when none does. */
+  #owner(channel: string): Shard | null {
+    try {
+      return this.#hooks.route(channel);
+    } catch {
+      return null;
+    }
+  }
+
   /**
-   * Subscribes the channels that are wanted and not placed where they belong; returns the
-   * first failure or null. Channels placed after having been lost are reported restored.
+   * Subscribes the channels that are wanted, not waiting for a slot map and not placed where
+   * they belong; returns the first failure or null. A channel confirmed by a shard that the
+   * slot map (changed meanwhile) no longer names for it is unsubscribed there and tried
+   * again. Channels placed after having been lost are reported restored.
    */
   async #place(channels: readonly string[]): Promise<Error | null> {
     const byShard = new Map<Shard, string[]>();
     let failure: Error | null = null;
     for (const channel of channels) {
-      if (!this.#wanted.has(channel) || this.#fits(channel)) continue;
+      if (!this.#wanted.has(channel) || this.#held.has(channel) || this.#fits(channel)) continue;
       try {
         const shard = this.#hooks.route(channel);
         byShard.set(shard, [...byShard.get(shard) ?? [], channel]);
@@ -176,32 +238,41 @@ export class Subscriptions {
         this.#hooks.failed(`subscribe on ${shard.name}: ${message(error)}`);
         return;
       }
+      const stray: string[] = [];
       for (const channel of list) {
-        if (!this.#wanted.has(channel)) {
-          shard.unsubscribe([channel]).catch(() => {});
+        const placed = this.#placed.get(channel);
+        if (
+          !this.#wanted.has(channel) || this.#held.has(channel) || this.#owner(channel) !== shard
+        ) {
+          // Unwanted, lost again, or its slot is served elsewhere now.
+          if (placed !== shard) stray.push(channel);
           continue;
         }
-        const before = this.#placed.get(channel);
-        if (before && before !== shard) before.unsubscribe([channel]).catch(() => {});
+        if (placed && placed !== shard) placed.unsubscribe([channel]).catch(() => {});
         this.#placed.set(channel, shard);
         if (this.#lostOnce.delete(channel)) restored.push(channel);
       }
+      if (stray.length > 0) shard.unsubscribe(stray).catch(() => {});
     }));
     for (const channel of channels) {
-      if (this.#wanted.has(channel) && !this.#fits(channel)) this.#lostOnce.add(channel);
+      if (this.#wanted.has(channel) && !this.#held.has(channel) && !this.#fits(channel)) {
+        this.#lostOnce.add(channel);
+        failure ??= new Error(`${channel} is not subscribed on the master of its slot yet`);
+      }
     }
     if (restored.length > 0) this.#hooks.restored(restored);
     if (failure === null) this.#retryMs = FIRST_RETRY_MS;
     return failure;
   }
 
+  /** Tries again after a backoff, with a slot map asked for anew. */
   #later(): void {
     if (this.#closed || this.#retry !== undefined) return;
     const wait = this.#retryMs;
     this.#retryMs = Math.min(this.#retryMs * 2, MAX_RETRY_MS);
     this.#retry = setTimeout(() => {
       this.#retry = undefined;
-      this.recheck();
+      this.resume();
     }, wait);
   }
 }

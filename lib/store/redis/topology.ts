@@ -1,13 +1,16 @@
 /**
- * Which master of a Redis Cluster serves which hash slot, learnt with `CLUSTER SLOTS` from any
- * node that answers, and kept up to date: refreshed on demand (a redirection, a lost
- * connection) and on a timer, quickly while a master is unreachable, so that a failover to a
- * replica is picked up within a second of the cluster completing it.
+ * Which master of a Redis Cluster serves which hash slot, learnt with `CLUSTER NODES` from
+ * every master that answers (merged by config epoch, see `cluster_view.ts`, so that a restarted
+ * master with an old view cannot pass it on), and kept up to date: refreshed on demand (a
+ * redirection, a lost connection or subscription) and on a timer, quickly while a master is
+ * unreachable, so that a failover to a replica is picked up within a second of the cluster
+ * completing it.
  *
  * @module
  */
 
 import { createClient } from "redis";
+import { type ClusterView, clusterView, type NodesReply } from "./cluster_view.ts";
 import type { Shard } from "./shard.ts";
 import { slotOf, SLOTS } from "./slot.ts";
 
@@ -21,9 +24,9 @@ export interface TopologyHooks {
   failed(detail: string): void;
 }
 
-type SlotsReply = [number, number, [string, number, ...unknown[]], ...[string, number][]][];
-
 const FAST_REFRESH_MS = 500;
+/** How long a node may take to answer `CLUSTER NODES` before its answer is left out. */
+const ASK_TIMEOUT_MS = 1000;
 const SLOW_REFRESH_MS = 5000;
 const REPORT_EVERY_MS = 10_000;
 
@@ -35,8 +38,12 @@ export class ClusterTopology {
   readonly #masters = new Map<string, Shard>();
   /** Addresses to ask when no master answers: the seed and every node seen. */
   readonly #known = new Set<string>();
+  /** The round under way, and the one that will start when it ends. */
   #refreshing: Promise<void> | null = null;
+  #next: Promise<void> | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the timer's round is due. */
+  #due = 0;
   /** When a failed round was last reported (at most one report per interval). */
   #reported = 0;
   #closed = false;
@@ -50,10 +57,10 @@ export class ClusterTopology {
   /** Discovers the cluster through the seed URL; rejects when it cannot be reached. */
   static async open(url: string, hooks: TopologyHooks): Promise<ClusterTopology> {
     const topology = new ClusterTopology(new URL(url), hooks);
-    const reply = await topology.#ask();
-    if (!reply) throw new Error(`No Redis Cluster node answered at ${url}`);
+    const view = await topology.#ask();
+    if (!view) throw new Error(`No Redis Cluster node answered at ${url}`);
     try {
-      await topology.#apply(reply, false);
+      await topology.#apply(view, false);
     } catch (error) {
       topology.close();
       throw error;
@@ -86,24 +93,21 @@ export class ClusterTopology {
     return true;
   }
 
-  /** Asks the cluster for its slot map now (one round at a time). */
+  /**
+   * Asks the cluster for its slot map in a round that starts after this call (one round at a
+   * time: during a round, callers share the next one), so what it learns is not older than
+   * whatever made the caller ask.
+   */
   refresh(): Promise<void> {
     if (this.#closed) return Promise.resolve();
-    this.#refreshing ??= (async () => {
-      try {
-        const reply = await this.#ask();
-        if (reply) {
-          this.#reported = 0;
-          await this.#apply(reply, true);
-        } else if (Date.now() - this.#reported > REPORT_EVERY_MS) {
-          this.#reported = Date.now();
-          this.#hooks.failed("no Redis Cluster node answered CLUSTER SLOTS");
-        }
-      } finally {
-        this.#refreshing = null;
-      }
-    })();
-    return this.#refreshing;
+    if (this.#next) return this.#next;
+    const running = this.#refreshing;
+    if (!running) return this.#round();
+    this.#next = running.then(() => {
+      this.#next = null;
+      return this.#round();
+    });
+    return this.#next;
   }
 
   /** Stops refreshing (the link closes the shards). */
@@ -112,36 +116,79 @@ export class ClusterTopology {
     clearTimeout(this.#timer);
   }
 
+  /** Arms the timer: soon while a master is unreachable, else at a slow pace. */
   #schedule(): void {
     if (this.#closed) return;
+    clearTimeout(this.#timer);
+    const wait = this.ready ? SLOW_REFRESH_MS : FAST_REFRESH_MS;
+    this.#due = Date.now() + wait;
     this.#timer = setTimeout(async () => {
+      this.#due = 0;
       await this.refresh().catch((error) => this.#hooks.failed(String(error)));
       this.#schedule();
-    }, this.ready ? SLOW_REFRESH_MS : FAST_REFRESH_MS);
+    }, wait);
   }
 
-  /** `CLUSTER SLOTS` from a reachable master, else from any node known. */
-  async #ask(): Promise<SlotsReply | null> {
-    for (const shard of this.#masters.values()) {
-      if (!shard.ready) continue;
+  #round(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    const round = (async () => {
       try {
-        return await shard.command<SlotsReply>(["CLUSTER", "SLOTS"], "CLUSTER");
-      } catch {
-        // try the next one
+        const view = await this.#ask();
+        // A master became unreachable since the timer was armed at the slow pace.
+        if (!this.ready && this.#due - Date.now() > FAST_REFRESH_MS) this.#schedule();
+        if (view) {
+          this.#reported = 0;
+          await this.#apply(view, true);
+        } else if (Date.now() - this.#reported > REPORT_EVERY_MS) {
+          this.#reported = Date.now();
+          this.#hooks.failed("no Redis Cluster node answered CLUSTER NODES");
+        }
+      } catch (error) {
+        this.#hooks.failed(`cluster discovery: ${error instanceof Error ? error.message : error}`);
       }
-    }
+    })();
+    this.#refreshing = round;
+    round.finally(() => {
+      if (this.#refreshing === round) this.#refreshing = null;
+    });
+    return round;
+  }
+
+  /**
+   * The slot map by the `CLUSTER NODES` of every reachable master; when none answers, of the
+   * first node known (the seed, or any node seen) that does.
+   */
+  async #ask(): Promise<ClusterView | null> {
+    const asked = await Promise.all(
+      [...this.#masters.values()].filter((shard) => shard.ready).map(async (shard) => {
+        try {
+          const text = await withTimeout(
+            shard.command<string>(["CLUSTER", "NODES"], "CLUSTER"),
+            ASK_TIMEOUT_MS,
+          );
+          return { address: shard.name, text: String(text) };
+        } catch {
+          return null;
+        }
+      }),
+    );
+    const replies = asked.filter((reply): reply is NodesReply => reply !== null);
+    if (replies.length > 0) return clusterView(replies);
     for (const address of this.#known) {
       if (this.#closed) return null;
-      const url = this.#urlOf(address);
       const client = createClient({
-        url,
+        url: this.#urlOf(address),
         RESP: 2,
-        socket: { connectTimeout: 1000, reconnectStrategy: false },
+        socket: { connectTimeout: ASK_TIMEOUT_MS, reconnectStrategy: false },
       });
       client.on("error", () => {});
       try {
         await client.connect();
-        return await client.sendCommand<SlotsReply>(["CLUSTER", "SLOTS"]);
+        const text = await withTimeout(
+          client.sendCommand<string>(["CLUSTER", "NODES"]),
+          ASK_TIMEOUT_MS,
+        );
+        return clusterView([{ address, text: String(text) }]);
       } catch {
         // try the next one
       } finally {
@@ -151,18 +198,14 @@ export class ClusterTopology {
     return null;
   }
 
-  async #apply(reply: SlotsReply, persistent: boolean): Promise<void> {
+  async #apply(view: ClusterView, persistent: boolean): Promise<void> {
     const slots: (Shard | undefined)[] = new Array(SLOTS);
     const masters = new Map<string, Shard>();
-    for (const [from, to, master, ...replicas] of reply) {
-      const address = `${master[0] || this.#seed.hostname}:${master[1]}`;
+    for (const address of view.nodes) this.#known.add(address);
+    for (const { from, to, master: address } of view.ranges) {
       let shard = masters.get(address) ?? this.#masters.get(address);
       if (!shard) shard = await this.#hooks.makeShard(this.#urlOf(address), persistent);
       masters.set(address, shard);
-      this.#known.add(address);
-      for (const [host, port] of replicas) {
-        this.#known.add(`${host || this.#seed.hostname}:${port}`);
-      }
       for (let slot = from; slot <= to; slot++) slots[slot] = shard;
     }
     let changed = masters.size !== this.#masters.size;
@@ -183,4 +226,13 @@ export class ClusterTopology {
     url.host = address;
     return url.href;
   }
+}
+
+/** `promise`, or a rejection after `ms`. */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`No answer in ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
