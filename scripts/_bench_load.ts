@@ -23,10 +23,10 @@ import {
   withTimeout,
 } from "./_bench_common.ts";
 import {
-  childPids,
   coreBusy,
   coreTimes,
   cpuSeconds,
+  descendantPids,
   otherCpu,
   type Pinning,
   type RedisProc,
@@ -47,6 +47,9 @@ import {
   senderName,
   type ServerSide,
 } from "./_bench_target.ts";
+
+/** The room of the fan-out scenarios: the lobby every registered account is in. */
+export const LOBBY = "lobby";
 
 /** Password of every benchmark account. */
 export const PASSWORD = "bench-password-1";
@@ -129,6 +132,11 @@ export interface Measure {
   disturbed: boolean;
 }
 
+/** CPU seconds of redis-server processes. */
+function redisCpu(pids: readonly number[]): number {
+  return pids.reduce((sum, pid) => sum + (cpuSeconds(pid) ?? 0), 0);
+}
+
 /** Snapshots CPU counters now; `stop()` returns the figures since. */
 export class Meter {
   readonly #cluster: ServerSide;
@@ -145,12 +153,12 @@ export class Meter {
     // A node's hashing workers are part of the server.
     this.#ours = new Set([
       Deno.pid,
-      ...cluster.nodes.flatMap((n) => [n.pid, ...childPids(n.pid)]),
+      ...cluster.nodes.flatMap((n) => [n.pid, ...descendantPids(n.pid)]),
     ]);
-    if (cluster.redis) this.#ours.add(cluster.redis.pid);
+    for (const pid of cluster.redis?.pids ?? []) this.#ours.add(pid);
     this.#others = otherCpu(this.#ours);
     this.#server = cluster.nodes.map((n) => treeCpuSeconds(n.pid) ?? 0);
-    this.#redis = cluster.redis ? cpuSeconds(cluster.redis.pid) : null;
+    this.#redis = cluster.redis ? redisCpu(cluster.redis.pids) : null;
     this.#bench = cpuSeconds(Deno.pid) ?? 0;
   }
 
@@ -161,7 +169,7 @@ export class Meter {
       0,
     );
     const redisCpuS = this.#cluster.redis && this.#redis !== null
-      ? (cpuSeconds(this.#cluster.redis.pid) ?? 0) - this.#redis
+      ? redisCpu(this.#cluster.redis.pids) - this.#redis
       : null;
     const benchCpuS = (cpuSeconds(Deno.pid) ?? 0) - this.#bench;
     let others = 0;
@@ -204,8 +212,8 @@ export class Meter {
  */
 export async function waitQuiet(cluster: ServerSide | null, maxMs: number): Promise<number> {
   const nodes = cluster?.nodes.map((n) => n.pid) ?? [];
-  const ours = new Set([Deno.pid, ...nodes, ...nodes.flatMap((pid) => childPids(pid))]);
-  if (cluster?.redis) ours.add(cluster.redis.pid);
+  const ours = new Set([Deno.pid, ...nodes, ...nodes.flatMap((pid) => descendantPids(pid))]);
+  for (const pid of cluster?.redis?.pids ?? []) ours.add(pid);
   const ourCpu = () => [...ours].reduce((sum, pid) => sum + (cpuSeconds(pid) ?? 0), 0);
   const deadline = Date.now() + maxMs;
   let told = false;
@@ -274,7 +282,7 @@ export async function setupAccounts(
     const conn = await BenchConn.open({ host: "127.0.0.1", port: node.port, bufferBytes: 16384 });
     try {
       await withTimeout(
-        conn.request({ type: "hello", protocol: 1 }).then(() =>
+        conn.request({ type: "hello", protocol: 2 }).then(() =>
           conn.request({
             type: "register",
             name,
@@ -346,11 +354,13 @@ function bump(counts: Record<string, number>, error: unknown): void {
 }
 
 /** An imchat session sending group messages. */
-class ImchatSender implements Sender {
+export class ImchatSender implements Sender {
   readonly #conn: BenchConn;
+  readonly #room: string;
 
-  constructor(conn: BenchConn) {
+  constructor(conn: BenchConn, room: string) {
     this.#conn = conn;
+    this.#room = room;
   }
 
   get isOpen(): boolean {
@@ -362,7 +372,7 @@ class ImchatSender implements Sender {
   }
 
   send(text: string): Promise<void> {
-    return this.#conn.request({ type: "send", text }).then(() => {}, (error) => {
+    return this.#conn.request({ type: "send", room: this.#room, text }).then(() => {}, (error) => {
       throw new Error(error instanceof ReplyError ? error.code : "closed");
     });
   }
@@ -401,7 +411,7 @@ export function imchatRoom(cluster: Cluster, accounts: Accounts): RoomTarget {
         conn.close();
         throw error;
       }
-      return new ImchatSender(conn);
+      return new ImchatSender(conn, LOBBY);
     },
     info: () => ({
       byteScanFastPath: fastPathFailure === null ? "on" : `OFF: ${fastPathFailure}`,
@@ -423,7 +433,7 @@ export async function imchatIdle(pin: Pinning, spread: string[] | null): Promise
   try {
     const setup = await BenchConn.open({ host: "127.0.0.1", port: node.port, bufferBytes: 16384 });
     try {
-      await setup.request({ type: "hello", protocol: 1 });
+      await setup.request({ type: "hello", protocol: 2 });
       await setup.request({
         type: "register",
         name: "idle01",

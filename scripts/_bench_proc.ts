@@ -41,27 +41,48 @@ export function cpuSeconds(pid: number): number | null {
   }
 }
 
-/** Pids of the direct children of `pid` (a server's password-hashing workers). */
-export function childPids(pid: number): number[] {
-  const out: number[] = [];
+/** Pids of every descendant of `pid` (workers of a supervisor and their hashing workers). */
+export function descendantPids(pid: number): number[] {
+  const parents = new Map<number, number[]>();
   for (const entry of Deno.readDirSync("/proc")) {
     const child = Number(entry.name);
     if (!Number.isInteger(child)) continue;
     try {
       const stat = Deno.readTextFileSync(`/proc/${child}/stat`);
-      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) out.push(child);
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      const list = parents.get(ppid) ?? [];
+      list.push(child);
+      parents.set(ppid, list);
     } catch {
       // exited meanwhile
+    }
+  }
+  const out: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    for (const child of parents.get(queue.shift()!) ?? []) {
+      out.push(child);
+      queue.push(child);
     }
   }
   return out;
 }
 
-/** CPU seconds of a process and its direct children (a server and its hashing workers). */
+/**
+ * CPU seconds of a process and all its descendants (a server, its workers and their hashing
+ * workers) that are alive now.
+ */
 export function treeCpuSeconds(pid: number): number | null {
   const own = cpuSeconds(pid);
   if (own === null) return null;
-  return childPids(pid).reduce((sum, child) => sum + (cpuSeconds(child) ?? 0), own);
+  return descendantPids(pid).reduce((sum, child) => sum + (cpuSeconds(child) ?? 0), own);
+}
+
+/** RSS of a process and all its descendants, KiB, or null when it is gone. */
+export function treeRssKiB(pid: number): number | null {
+  const own = rssKiB(pid);
+  if (own === null) return null;
+  return descendantPids(pid).reduce((sum, child) => sum + (rssKiB(child) ?? 0), own);
 }
 
 /**
@@ -366,6 +387,7 @@ export async function spawnServer(options: NodeOptions): Promise<ServerNode> {
     "warn",
     "--node-id",
     options.nodeId,
+    ...(options.extra?.includes("--workers") ? [] : ["--workers", "1"]),
     ...(options.extra ?? []),
   ];
   const child = await spawnPinned(options.core, Deno.execPath(), args, "piped");
@@ -399,13 +421,15 @@ export async function spawnServer(options: NodeOptions): Promise<ServerNode> {
   const managed: Managed = {
     async kill() {
       live.delete(managed);
+      // Workers and hashing workers too: a supervisor killed hard would leave them behind.
+      const tree = exited ? [] : descendantPids(child.pid);
       if (!exited) {
         try {
           child.kill("SIGTERM");
         } catch {
           // gone
         }
-        if (!await waitStatus(child, 3000)) {
+        if (!await waitStatus(child, 5000)) {
           try {
             child.kill("SIGKILL");
           } catch {
@@ -414,9 +438,9 @@ export async function spawnServer(options: NodeOptions): Promise<ServerNode> {
           await waitStatus(child, 3000);
         }
       }
-      if (realPid !== child.pid) {
+      for (const pid of realPid !== child.pid ? [realPid, ...tree] : tree) {
         try {
-          Deno.kill(realPid, "SIGKILL");
+          Deno.kill(pid, "SIGKILL");
         } catch {
           // gone
         }
@@ -466,7 +490,7 @@ async function waitForHello(
   tail: string[],
 ): Promise<void> {
   const deadline = Date.now() + 20_000;
-  const hello = new TextEncoder().encode('{"type":"hello","id":1,"protocol":1}');
+  const hello = new TextEncoder().encode('{"type":"hello","id":1,"protocol":2}');
   const frame = new Uint8Array(4 + hello.length);
   new DataView(frame.buffer).setUint32(0, hello.length);
   frame.set(hello, 4);
@@ -513,6 +537,8 @@ export interface RedisProc {
   url: string;
   port: number;
   pid: number;
+  /** `[pid]`: the processes whose CPU and memory count as Redis. */
+  pids: number[];
   version: string;
   stop(): Promise<void>;
 }
@@ -574,7 +600,14 @@ export async function spawnRedis(core: number | null): Promise<RedisProc> {
   }
   const pid = findProcess(child.pid, "redis-server") ?? child.pid;
   const version = (await capture("redis-server", ["--version"])) ?? "?";
-  return { url: `redis://127.0.0.1:${port}`, port, pid, version, stop: () => managed.kill() };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    pid,
+    pids: [pid],
+    version,
+    stop: () => managed.kill(),
+  };
 }
 
 /** Settings of a generated ngircd configuration. */

@@ -1055,11 +1055,12 @@ async function machine(
     receive: "raw read() loop per connection, length headers walked in place, message frames " +
       "byte-scanned (layout verified against JSON.parse on each connection's first message " +
       "and on every 100th); EVERY delivery is timed, receive time taken once per read()",
-    acks: "imchat: one cumulative ack per connection at most every 100 ms; IRC has none",
     window: "room senders: messages issued × open receivers − deliveries ≤ senders × window " +
       "× receivers, counted at the receivers (the same rule for every server)",
     text: "every room message is the send stamp b:<epoch ms, 3 decimals> (19 bytes)",
-    backlog: "logins/resumes pass since=1e15, so no group backlog is replayed",
+    backlog: "receivers acknowledge per stream every 100 ms and before closing; a resume " +
+      "starts after the acknowledged position, so little backlog is replayed (counted apart)",
+    acks: "imchat: one cumulative ack per stream per connection at most every 100 ms; IRC has none",
     ...(peer === "ngircd"
       ? {
         ngircd: {
