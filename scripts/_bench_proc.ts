@@ -544,7 +544,7 @@ export interface RedisProc {
 }
 
 /** Starts Debian's redis-server on a free loopback port without persistence, pinned. */
-export async function spawnRedis(core: number | null): Promise<RedisProc> {
+export async function spawnRedis(core: number | null, extra: string[] = []): Promise<RedisProc> {
   const port = freePort();
   const dir = await Deno.makeTempDir({ prefix: "imchat-bench-redis-" });
   const child = await spawnPinned(core, "redis-server", [
@@ -558,6 +558,7 @@ export async function spawnRedis(core: number | null): Promise<RedisProc> {
     "",
     "--appendonly",
     "no",
+    ...extra,
   ], "null");
   let exited = false;
   child.status.then(() => exited = true);
@@ -608,6 +609,45 @@ export async function spawnRedis(core: number | null): Promise<RedisProc> {
     version,
     stop: () => managed.kill(),
   };
+}
+
+/**
+ * Starts three redis-server masters with cluster mode on (no replicas), pinned, and joins
+ * them into a cluster with `redis-cli --cluster create`; resolves once every slot is served.
+ * The result's `pid` is the first master's; `pids` holds all three.
+ */
+export async function spawnRedisCluster(core: number | null): Promise<RedisProc> {
+  const nodes: RedisProc[] = [];
+  const stop = async () => void await Promise.allSettled(nodes.map((n) => n.stop()));
+  try {
+    for (let i = 0; i < 3; i++) {
+      nodes.push(
+        await spawnRedis(core, ["--cluster-enabled", "yes", "--cluster-node-timeout", "5000"]),
+      );
+    }
+    const created = await capture("redis-cli", [
+      "--cluster",
+      "create",
+      ...nodes.map((n) => `127.0.0.1:${n.port}`),
+      "--cluster-replicas",
+      "0",
+      "--cluster-yes",
+    ]);
+    if (created === null) throw new Error("redis-cli --cluster create failed");
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const infos = await Promise.all(
+        nodes.map((n) => capture("redis-cli", ["-p", String(n.port), "CLUSTER", "INFO"])),
+      );
+      if (infos.every((info) => info?.includes("cluster_state:ok"))) break;
+      if (Date.now() > deadline) throw new Error("the Redis Cluster did not become ready");
+      await sleep(100);
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { ...nodes[0], pids: nodes.map((n) => n.pid), stop };
 }
 
 /** Settings of a generated ngircd configuration. */

@@ -56,7 +56,18 @@ import {
   rssKiB,
   spawnNgircd,
 } from "./_bench_proc.ts";
+import {
+  manyRooms,
+  presenceStorm,
+  type RoomsOut,
+  type ScaleOptions,
+  type ScaleServer,
+  startScaleServer,
+  type StormOut,
+} from "./_bench_scale.ts";
+import type { SeedPlan } from "./_bench_seed.ts";
 import { fmt, type LatencySummary, round, table } from "./_bench_stats.ts";
+import { benchPaste } from "./bench_paste.ts";
 import {
   type IdleConn,
   type IdleTarget,
@@ -69,11 +80,34 @@ import {
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
-type Scenario = "connect" | "fanout" | "latency" | "private" | "login";
+type Scenario =
+  | "connect"
+  | "fanout"
+  | "latency"
+  | "private"
+  | "login"
+  | "storm"
+  | "rooms"
+  | "scaling"
+  | "paste";
 type Store = "kv" | "redis";
 /** Reference peers. */
 type Peer = "ngircd";
-const SCENARIOS: Scenario[] = ["connect", "fanout", "latency", "private", "login"];
+const SCENARIOS: Scenario[] = [
+  "connect",
+  "fanout",
+  "latency",
+  "private",
+  "login",
+  "storm",
+  "rooms",
+  "scaling",
+  "paste",
+];
+/** Scenarios of the chat cluster of each store mode. */
+const CHAT_SCENARIOS: Scenario[] = ["fanout", "latency", "private", "login"];
+/** Scenarios on a seeded Redis server of their own, whatever `--store` says (but none). */
+const SCALE_SCENARIOS: Scenario[] = ["storm", "rooms", "scaling"];
 /** Scenarios run in Redis mode. */
 const REDIS_SCENARIOS: Scenario[] = ["fanout", "latency", "private"];
 /** Scenarios run against a peer. */
@@ -104,6 +138,20 @@ interface Sizes {
   stormPhaseMs: number;
   stormConcurrency: number;
   loginUsers: number;
+  /** Users of the presence storms (3 rooms of 20 each), one storm each. */
+  presenceUsers: number[];
+  /** Users of the storm with everyone in one lobby above the presence limit. */
+  lobbyUsers: number;
+  /** Resumes in flight during a storm. */
+  presenceConcurrency: number;
+  /** Many rooms: users, rooms per user, members per room, messages per second. */
+  roomsUsers: number;
+  roomsPerUser: number;
+  roomSize: number;
+  roomsRate: number;
+  roomsMs: number;
+  /** Runs of the paste figure. */
+  pasteRuns: number;
 }
 
 const FULL: Sizes = {
@@ -128,6 +176,15 @@ const FULL: Sizes = {
   stormPhaseMs: 5000,
   stormConcurrency: 32,
   loginUsers: 32,
+  presenceUsers: [5000, 10_000, 15_000],
+  lobbyUsers: 15_000,
+  presenceConcurrency: 1000,
+  roomsUsers: 5000,
+  roomsPerUser: 4,
+  roomSize: 10,
+  roomsRate: 200,
+  roomsMs: 10_000,
+  pasteRuns: 5,
 };
 
 const QUICK: Sizes = {
@@ -152,6 +209,15 @@ const QUICK: Sizes = {
   stormPhaseMs: 1500,
   stormConcurrency: 8,
   loginUsers: 8,
+  presenceUsers: [200, 400],
+  lobbyUsers: 400,
+  presenceConcurrency: 200,
+  roomsUsers: 400,
+  roomsPerUser: 4,
+  roomSize: 10,
+  roomsRate: 100,
+  roomsMs: 2000,
+  pasteRuns: 1,
 };
 
 /** Parsed command line. */
@@ -263,7 +329,11 @@ function parseArgs(args: string[]): Options {
   }
   const sizes = { ...(quick ? QUICK : FULL), ...overrides };
   if (durationS !== null) {
-    sizes.fanoutMs = sizes.latencyMs = sizes.privateMs = durationS * 1000;
+    sizes.fanoutMs =
+      sizes.latencyMs =
+      sizes.privateMs =
+      sizes.roomsMs =
+        durationS * 1000;
   }
   return { scenarios, stores, peer, quick, out, sizes };
 }
@@ -1002,6 +1072,312 @@ async function connectScenario(
 }
 
 // ---------------------------------------------------------------------------------------
+// Scale scenarios on seeded Redis servers
+
+/** Starts a seeded server, runs `body` on it and stops it, recording its processes. */
+async function onScaleServer<T>(
+  pin: Pinning,
+  o: ScaleOptions,
+  processes: Record<string, unknown>[],
+  body: (server: ScaleServer) => Promise<T>,
+): Promise<T> {
+  const server = await startScaleServer(pin, o);
+  processes.push({
+    role: `server ${server.node.nodeId}`,
+    pid: server.node.pid,
+    note: server.node.pidNote,
+    args: server.node.args,
+  }, { role: `redis (${o.redis})`, pids: server.redis.pids, url: server.redis.url });
+  try {
+    return await body(server);
+  } finally {
+    await server.stop();
+    progress(`${o.tag}: stopped server pid ${server.node.pid} and redis ${server.redis.pids}`);
+  }
+}
+
+function stormRows(o: StormOut, label: string): [string, string][] {
+  const m = o.measure;
+  return [
+    [`${label}: drop → every backlog`, `${fmt(o.stormS, 3)} s (${fmt(o.resumesPerS)} resumes/s)`],
+    [
+      `${label}: frames sent by the server`,
+      `${fmt(o.serverFrames)} (${fmt(o.framesPerUser, 2)} per user)`,
+    ],
+    [`${label}: frames by type`, JSON.stringify(o.serverFramesByType)],
+    [`${label}: frames received by the clients`, fmt(o.clientFrames)],
+    [`${label}: roster users per session (mean)`, fmt(o.rosterMean, 2)],
+    [
+      `${label}: server CPU (nodes + redis)`,
+      `${fmt(m.serverCpuS, 2)} + ${fmt(m.redisCpuS, 2)} s over ${fmt(m.wallS, 2)} s, ` +
+      `${fmt(o.serverCpuMsPerUser, 3)} ms per user`,
+    ],
+    [`${label}: bench CPU`, `${fmt(m.benchCpuS, 2)} s (${fmt(m.benchCpuPct, 1)} %)`],
+    [
+      `${label}: other / unaccounted CPU`,
+      `${fmt(m.otherCpuPct, 1)} % / ${fmt(m.unaccountedPct, 1)} %${
+        m.disturbed ? " DISTURBED" : ""
+      }`,
+    ],
+  ];
+}
+
+/**
+ * Presence storms on one node (one worker) on Redis: `presenceUsers` users in 3 rooms of 20
+ * (lobby off), each size once; then `lobbyUsers` users in one lobby above the presence limit.
+ */
+async function stormScenario(
+  pin: Pinning,
+  s: Sizes,
+  result: Result,
+  processes: Record<string, unknown>[],
+): Promise<void> {
+  const plans: SeedPlan[] = s.presenceUsers.map((users) => ({
+    prefix: `s${users}-`,
+    users,
+    layers: 3,
+    roomSize: 20,
+    lobby: null,
+  }));
+  result.params = {
+    users: s.presenceUsers,
+    rooms: "3 per user, 20 members each (lobby off)",
+    lobbyUsers: s.lobbyUsers,
+    resumesInFlight: s.presenceConcurrency,
+    settleMs: 3000,
+    server: "one node, --workers 1, on one redis-server (both on core 0)",
+    seeding: "accounts, tokens, rooms and memberships written through the store contracts",
+  };
+  const rows: [string, string][] = [];
+  const storms: StormOut[] = [];
+  rowsOf.set(result, rows);
+  const summary = (o: StormOut, label: string) =>
+    pushSummary(result, {
+      scenario: label,
+      target: "redis",
+      rate: `${fmt(o.stormS, 2)} s, ${fmt(o.framesPerUser, 1)} frames/user`,
+      p50: null,
+      p99: null,
+      p999: null,
+      max: null,
+      measure: o.measure,
+      perCpu: null,
+    });
+  await onScaleServer(
+    pin,
+    { tag: "storm", workers: 1, redis: "single", lobby: "", plans },
+    processes,
+    async (server) => {
+      for (const [i, seeded] of server.seeded.entries()) {
+        await waitQuiet(server.side, 30_000);
+        progress(`storm: ${seeded.names.length} users in 3 rooms of 20: drop and resume all`);
+        const o = await presenceStorm(
+          server,
+          seeded,
+          { roomsPerUser: 3, lobby: false },
+          s.presenceConcurrency,
+          3000,
+        );
+        storms.push(o);
+        rows.push(...stormRows(o, `${fmt(plans[i].users)} users, rooms`));
+        summary(o, `storm ${fmt(o.users)} (rooms)`);
+      }
+    },
+  );
+  const lobbyPlan: SeedPlan = {
+    prefix: "l-",
+    users: s.lobbyUsers,
+    layers: 0,
+    roomSize: 1,
+    lobby: "lobby",
+  };
+  await onScaleServer(
+    pin,
+    { tag: "storm-lobby", workers: 1, redis: "single", lobby: "lobby", plans: [lobbyPlan] },
+    processes,
+    async (server) => {
+      await waitQuiet(server.side, 30_000);
+      progress(`storm: ${s.lobbyUsers} users in one lobby: drop and resume all`);
+      const o = await presenceStorm(
+        server,
+        server.seeded[0],
+        { roomsPerUser: 1, lobby: true },
+        s.presenceConcurrency,
+        3000,
+      );
+      storms.push(o);
+      rows.push(...stormRows(o, `${fmt(s.lobbyUsers)} users, lobby`));
+      summary(o, `storm ${fmt(o.users)} (lobby)`);
+    },
+  );
+  result.metrics = { storms, seeding: "see params" };
+  const rooms = storms.filter((o) => !o.lobby);
+  if (rooms.length > 1) {
+    const per = rooms.map((o) => `${fmt(o.users)}: ${fmt(o.framesPerUser, 2)}`).join(", ");
+    const spread = Math.max(...rooms.map((o) => o.framesPerUser)) /
+      Math.min(...rooms.map((o) => o.framesPerUser));
+    result.notes.push(
+      `frames per reconnecting user ${per} (largest/smallest ${fmt(spread, 2)}: ` +
+        `${spread <= 1.15 ? "linear in users" : "NOT linear"})`,
+    );
+  }
+  const biggest = rooms[rooms.length - 1];
+  if (biggest) {
+    result.notes.push(
+      `${fmt(biggest.users)}-user storm done in ${biggest.stormS} s: ` +
+        `${biggest.stormS < 10 ? "meets" : "MISSES"} the 10 s target`,
+    );
+  }
+}
+
+function roomsRows(o: RoomsOut, label: string): [string, string][] {
+  const m = o.measure;
+  const l = o.latency;
+  return [
+    [
+      `${label}: messages sent / deliveries / expected`,
+      `${fmt(o.sent)} / ${fmt(o.deliveries)} / ${fmt(o.expected)}`,
+    ],
+    [`${label}: deliveries/s`, fmt(o.deliveriesPerS)],
+    [
+      `${label}: latency p50 / p99 / p99.9 / max`,
+      `${fmt(l.p50Ms, 3)} / ${fmt(l.p99Ms, 3)} / ${fmt(l.p999Ms, 3)} / ${fmt(l.maxMs, 3)} ms`,
+    ],
+    [
+      `${label}: server CPU (nodes + redis)`,
+      `${fmt(m.serverCpuS, 2)} + ${fmt(m.redisCpuS, 2)} s (${
+        fmt(m.serverCpuPct + (m.redisCpuPct ?? 0), 1)
+      } % of a core)`,
+    ],
+    [`${label}: server CPU per delivery`, `${fmt(o.serverCpuUsPerDelivery, 1)} µs`],
+    [`${label}: deliveries per server CPU-s`, fmt(o.deliveriesPerServerCpuS)],
+    [`${label}: bench CPU`, `${fmt(m.benchCpuS, 2)} s (${fmt(m.benchCpuPct, 1)} %)`],
+    [
+      `${label}: other / unaccounted CPU`,
+      `${fmt(m.otherCpuPct, 1)} % / ${fmt(m.unaccountedPct, 1)} %${
+        m.disturbed ? " DISTURBED" : ""
+      }`,
+    ],
+    [
+      `${label}: send errors / skipped slots / backlog`,
+      `${JSON.stringify(o.sendErrors)} / ${fmt(o.missed)} / ${fmt(o.backlogMessages)}`,
+    ],
+    [
+      `${label}: cross-checks (mismatches)`,
+      `${fmt(o.crossChecks)} (${fmt(o.crossCheckMismatches)})`,
+    ],
+  ];
+}
+
+/**
+ * Many rooms: `roomsUsers` users each in `roomsPerUser` rooms of `roomSize` (lobby off),
+ * `roomsRate` messages per second spread over every room. With `scaling`, on 1 and 2
+ * workers, each on one redis-server and on a three-master cluster; else one worker on one
+ * redis-server.
+ */
+async function roomsScenario(
+  pin: Pinning,
+  s: Sizes,
+  result: Result,
+  processes: Record<string, unknown>[],
+  scaling: boolean,
+): Promise<void> {
+  const plan: SeedPlan = {
+    prefix: "m-",
+    users: s.roomsUsers,
+    layers: s.roomsPerUser,
+    roomSize: s.roomSize,
+    lobby: null,
+  };
+  const setups: { workers: number; redis: "single" | "cluster" }[] = scaling
+    ? [{ workers: 1, redis: "single" }, { workers: 2, redis: "single" }, {
+      workers: 1,
+      redis: "cluster",
+    }, { workers: 2, redis: "cluster" }]
+    : [{ workers: 1, redis: "single" }];
+  result.params = {
+    users: s.roomsUsers,
+    rooms: (s.roomsUsers * s.roomsPerUser) / s.roomSize,
+    roomsPerUser: s.roomsPerUser,
+    roomSize: s.roomSize,
+    rate: s.roomsRate,
+    durationMs: s.roomsMs,
+    setups: setups.map((x) => `${x.workers} worker(s), ${x.redis} redis`),
+    placement: "server processes and every redis-server pinned to core 0, bench to core 1",
+  };
+  const rows: [string, string][] = [];
+  const runs: (RoomsOut & { workers: number; redis: string })[] = [];
+  rowsOf.set(result, rows);
+  for (const setup of setups) {
+    const label = `${setup.workers} worker${setup.workers > 1 ? "s" : ""}, ${
+      setup.redis === "cluster" ? "3-master cluster" : "1 redis"
+    }`;
+    await onScaleServer(
+      pin,
+      { tag: `rooms-${setup.workers}-${setup.redis}`, lobby: "", plans: [plan], ...setup },
+      processes,
+      async (server) => {
+        await waitQuiet(server.side, 30_000);
+        progress(
+          `rooms (${label}): ${s.roomsUsers} users, ${result.params.rooms} rooms, ${s.roomsRate} msg/s`,
+        );
+        const o = await manyRooms(server, server.seeded[0], {
+          rate: s.roomsRate,
+          warmupMs: s.warmupMs,
+          ms: s.roomsMs,
+          atOnce: 500,
+        });
+        runs.push({ ...o, ...setup });
+        rows.push(...roomsRows(o, label));
+        pushSummary(result, {
+          scenario: `rooms ${label}`,
+          target: "redis",
+          rate: `${fmt(o.deliveriesPerS)} deliv/s`,
+          p50: o.latency.p50Ms,
+          p99: o.latency.p99Ms,
+          p999: o.latency.p999Ms,
+          max: o.latency.maxMs,
+          measure: o.measure,
+          perCpu: o.deliveriesPerServerCpuS,
+        });
+        if (o.deliveries < o.expected) {
+          result.notes.push(
+            `${label}: ${o.expected - o.deliveries} deliveries missing after a 5 s drain`,
+          );
+        }
+      },
+    );
+  }
+  result.metrics = { runs };
+}
+
+/** The terminal client's paste figure (issue 13): `scripts/bench_paste.ts`. */
+async function pasteScenario(s: Sizes, result: Result): Promise<void> {
+  result.params = { runs: s.pasteRuns, text: "4,000 characters (CJK and ASCII)" };
+  progress(`paste: ${s.pasteRuns} runs in process and in tmux`);
+  const f = await benchPaste(s.pasteRuns);
+  result.metrics = { ...f };
+  rowsOf.set(result, [
+    ["in process (editing and layout), median", `${fmt(f.inProcessMs, 2)} ms`],
+    [
+      "in a terminal (tmux, paste to screen), median",
+      f.terminalMs === null ? "skipped (no tmux)" : `${fmt(f.terminalMs, 0)} ms`,
+    ],
+  ]);
+  pushSummary(result, {
+    scenario: "paste 4,000 chars",
+    target: "client",
+    rate: `${fmt(f.inProcessMs, 1)} ms / ${f.terminalMs === null ? "-" : fmt(f.terminalMs, 0)} ms`,
+    p50: null,
+    p99: null,
+    p999: null,
+    max: null,
+    measure: null,
+    perCpu: null,
+  });
+}
+
+// ---------------------------------------------------------------------------------------
 // Output
 
 /**
@@ -1196,7 +1572,11 @@ async function main(args: string[]): Promise<number> {
     await Deno.writeTextFile(options.out, JSON.stringify(output, null, 2) + "\n");
   };
   // Hard stop: whatever happens, nothing runs longer than this.
-  const budgetMs = (options.quick ? 240_000 : 1_500_000) + (peer && !options.quick ? 600_000 : 0);
+  const extraS: Partial<Record<Scenario, number>> = options.quick
+    ? { storm: 120, rooms: 60, scaling: 180, paste: 60 }
+    : { storm: 900, rooms: 300, scaling: 900, paste: 120 };
+  const budgetMs = (options.quick ? 240_000 : 1_500_000) + (peer && !options.quick ? 600_000 : 0) +
+    scenarios.reduce((ms, sc) => ms + 1000 * (extraS[sc] ?? 0), 0);
   const watchdog = setTimeout(async () => {
     console.error(`bench: overall time budget of ${budgetMs / 1000} s exceeded; aborting`);
     await killAll();
@@ -1316,7 +1696,7 @@ async function main(args: string[]): Promise<number> {
   const imchatRooms = async (store: Store) => {
     const on = { server: "imchat" as const, store };
     const chat = scenarios.filter((sc) =>
-      sc !== "connect" && (store === "kv" || REDIS_SCENARIOS.includes(sc))
+      CHAT_SCENARIOS.includes(sc) && (store === "kv" || REDIS_SCENARIOS.includes(sc))
     );
     if (chat.length === 0) return;
     let cluster: Cluster | null = null;
@@ -1451,7 +1831,9 @@ async function main(args: string[]): Promise<number> {
     // The peer runs right after the first store mode's runs of the same kind, so the figures
     // compared are measured minutes, not a whole run, apart.
     for (const [i, store] of stores.entries()) {
-      for (const sc of scenarios.filter((x) => store !== "kv" && !REDIS_SCENARIOS.includes(x))) {
+      const kvOnly = (x: Scenario) =>
+        (x === "connect" || CHAT_SCENARIOS.includes(x)) && !REDIS_SCENARIOS.includes(x);
+      for (const sc of scenarios.filter((x) => store !== "kv" && kvOnly(x))) {
         console.log(`\n(${sc} runs in kv mode only; skipped for ${store})`);
       }
       await imchatConnect(store);
@@ -1462,6 +1844,27 @@ async function main(args: string[]): Promise<number> {
     if (stores.length === 0 && ready) {
       await peerConnect(ready);
       await peerRooms(ready);
+    }
+    if (stores.length > 0) {
+      for (const sc of scenarios.filter((x) => SCALE_SCENARIOS.includes(x))) {
+        await run(
+          sc,
+          { server: "imchat", store: "redis" },
+          (r) =>
+            sc === "storm"
+              ? stormScenario(pin, s, r, processes)
+              : roomsScenario(pin, s, r, processes, sc === "scaling"),
+          () => waitQuiet(null, 60_000),
+        );
+      }
+    }
+    if (scenarios.includes("paste")) {
+      await run(
+        "paste",
+        { server: "imchat", store: null },
+        (r) => pasteScenario(s, r),
+        () => waitQuiet(null, 60_000),
+      );
     }
     if (peer) {
       const theirs = peerFigures(results, peer, null);
