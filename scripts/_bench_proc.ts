@@ -300,6 +300,16 @@ interface Managed {
   kill(): Promise<void>;
 }
 
+/**
+ * Registers a child started elsewhere so that {@linkcode killAll} kills it too; returns the
+ * function that unregisters it.
+ */
+export function manage(kill: () => Promise<void>): () => void {
+  const managed: Managed = { kill };
+  live.add(managed);
+  return () => void live.delete(managed);
+}
+
 /** Kills every child still running. */
 export async function killAll(): Promise<void> {
   await Promise.allSettled([...live].map((m) => m.kill()));

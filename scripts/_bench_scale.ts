@@ -14,11 +14,14 @@ import {
   freePort,
   type Pinning,
   type RedisProc,
+  rssKiB,
   type ServerNode,
   spawnRedis,
   spawnRedisCluster,
   spawnServer,
+  treeRssKiB,
 } from "./_bench_proc.ts";
+import { FleetMember, shares, sourceAddresses } from "./_bench_fleet.ts";
 import { type Seeded, type SeedPlan, seedStore } from "./_bench_seed.ts";
 import { round } from "./_bench_stats.ts";
 import { type ServerSide, SPREAD_HOSTS } from "./_bench_target.ts";
@@ -405,5 +408,169 @@ export async function manyRooms(
     await sleep(150);
     for (const r of conns) r.conn.close();
     await sleep(500);
+  }
+}
+
+/** Sessions per worker (`imchat_sessions`, one series per worker), from a /metrics text. */
+export function sessionsPerWorker(text: string): number[] {
+  const out: number[] = [];
+  for (const line of text.split("\n")) {
+    const m = /^imchat_sessions(?:\{([^}]*)\})?\s+(\S+)/.exec(line);
+    if (m) out.push(Number(m[2]));
+  }
+  return out;
+}
+
+/** Options of {@linkcode hundredThousand}. */
+export interface FleetOptions {
+  users: number;
+  workers: number;
+  /** Load-generator processes, and source addresses of each. */
+  members: number;
+  addressesPerMember: number;
+  /** Resumes in flight per member. */
+  atOnce: number;
+  idleMs: number;
+  /** Messages sent to the big room, one after the other. */
+  messages: number;
+}
+
+/** Figures of the 100,000-connection run. */
+export interface FleetOut {
+  users: number;
+  connected: number;
+  failed: number;
+  errors: Record<string, number>;
+  connectS: number;
+  resumesPerS: number;
+  /** Resumes per second in each 5-second interval while connecting. */
+  resumesPerSByInterval: number[];
+  connectMeasure: Measure;
+  sessionsPerWorker: number[];
+  rssKiB: { serverBefore: number; redisBefore: number; serverIdle: number; redisIdle: number };
+  kibPerConnection: { total: number; delta: number; serverOnly: number; redisOnly: number };
+  /** Per message: deliveries, and ms from send to the last and to the median delivery. */
+  deliveries: { expected: number; got: number; lastMs: number | null; p50Ms: number | null }[];
+  deliveryMeasure: Measure | null;
+  benchRssMiB: number[];
+}
+
+/** RSS of a server process tree and of its redis-servers, KiB. */
+function serverRss(server: ScaleServer): { server: number; redis: number } {
+  return {
+    server: treeRssKiB(server.node.pid) ?? 0,
+    redis: server.redis.pids.reduce((sum, pid) => sum + (rssKiB(pid) ?? 0), 0),
+  };
+}
+
+/**
+ * `users` logged-in idle users on `workers` server processes on one redis-server, every one
+ * in one lobby-style room (above the presence limit), connected by `members` load-generator
+ * processes from their own loopback source addresses. Then `messages` room messages, each
+ * timed from its send to the last of its deliveries.
+ */
+export async function hundredThousand(
+  server: ScaleServer,
+  o: FleetOptions,
+  onMember: (pid: number) => void,
+): Promise<FleetOut> {
+  const seeded = server.seeded[0];
+  const members: FleetMember[] = [];
+  let sender: BenchConn | null = null;
+  try {
+    const before = serverRss(server);
+    const ranges = shares(o.users, o.members);
+    for (const [i, [from, to]] of ranges.entries()) {
+      const m = await FleetMember.start({
+        host: "127.0.0.1",
+        port: server.node.port,
+        localAddresses: sourceAddresses(i, o.addressesPerMember),
+        tokens: seeded.tokens.slice(from, to),
+        atOnce: o.atOnce,
+      });
+      members.push(m);
+      onMember(m.pid);
+    }
+    progress(`c100k: ${members.length} load processes ready; connecting ${o.users} users`);
+    const meter = new Meter(server.side);
+    const started = performance.now();
+    const connected = members.map((m) => m.next("connected", 900_000));
+    for (const m of members) await m.send({ cmd: "connect" });
+    const byInterval: number[] = [];
+    let last = 0;
+    let finished = false;
+    const all = Promise.all(connected).finally(() => finished = true);
+    while (!finished) {
+      await Promise.race([all.catch(() => {}), sleep(5000)]);
+      const done = members.reduce((n, m) => n + m.progress.done, 0);
+      if (!finished) {
+        byInterval.push(Math.round((done - last) / 5));
+        last = done;
+        progress(`c100k: ${done} connected (${byInterval[byInterval.length - 1]}/s)`);
+      }
+    }
+    const reports = await all;
+    const connectS = (performance.now() - started) / 1000;
+    const connectMeasure = meter.stop();
+    const done = reports.reduce((n, r) => n + r.done, 0);
+    const errors: Record<string, number> = {};
+    for (const r of reports) {
+      for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
+    }
+    progress(`c100k: ${done} connected in ${round(connectS, 1)} s; idle ${o.idleMs / 1000} s`);
+    await sleep(o.idleMs);
+    const idle = serverRss(server);
+    const metricsText = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+    sender = await BenchConn.open({ host: "127.0.0.1", port: server.node.port });
+    await helloResume(sender, seeded.tokens[0], 60_000);
+    const deliveries: FleetOut["deliveries"] = [];
+    const deliveryMeter = new Meter(server.side);
+    for (let k = 0; k < o.messages; k++) {
+      const waits = members.map((m) => m.next("delivered", 90_000));
+      for (const m of members) await m.send({ cmd: "expect", perConnection: 1, timeoutMs: 60_000 });
+      await sleep(200);
+      await sender.request({ type: "send", room: "lobby", text: stampText(nowMs()) });
+      const got = await Promise.all(waits);
+      const maxes = got.map((g) => g.maxMs).filter((v): v is number => v !== null);
+      deliveries.push({
+        expected: got.reduce((n, g) => n + g.expected, 0),
+        got: got.reduce((n, g) => n + g.got, 0),
+        lastMs: maxes.length ? Math.max(...maxes) : null,
+        p50Ms: got[0]?.p50Ms ?? null,
+      });
+      progress(`c100k: message ${k + 1}: ${JSON.stringify(deliveries[k])}`);
+      await sleep(1000);
+    }
+    const deliveryMeasure = deliveryMeter.stop();
+    const total = idle.server + idle.redis;
+    return {
+      users: o.users,
+      connected: done,
+      failed: reports.reduce((n, r) => n + r.failed, 0),
+      errors,
+      connectS: round(connectS, 2),
+      resumesPerS: Math.round(done / connectS),
+      resumesPerSByInterval: byInterval,
+      connectMeasure,
+      sessionsPerWorker: sessionsPerWorker(metricsText),
+      rssKiB: {
+        serverBefore: before.server,
+        redisBefore: before.redis,
+        serverIdle: idle.server,
+        redisIdle: idle.redis,
+      },
+      kibPerConnection: {
+        total: round(total / Math.max(1, done), 2),
+        delta: round((total - before.server - before.redis) / Math.max(1, done), 2),
+        serverOnly: round((idle.server - before.server) / Math.max(1, done), 2),
+        redisOnly: round((idle.redis - before.redis) / Math.max(1, done), 2),
+      },
+      deliveries,
+      deliveryMeasure,
+      benchRssMiB: members.map((m) => round((rssKiB(m.pid) ?? 0) / 1024, 1)),
+    };
+  } finally {
+    sender?.close();
+    await Promise.allSettled(members.map((m) => m.stop()));
   }
 }

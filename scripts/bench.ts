@@ -57,6 +57,9 @@ import {
   spawnNgircd,
 } from "./_bench_proc.ts";
 import {
+  type FleetOptions,
+  type FleetOut,
+  hundredThousand,
   manyRooms,
   presenceStorm,
   type RoomsOut,
@@ -89,6 +92,7 @@ type Scenario =
   | "storm"
   | "rooms"
   | "scaling"
+  | "100k"
   | "paste";
 type Store = "kv" | "redis";
 /** Reference peers. */
@@ -102,12 +106,13 @@ const SCENARIOS: Scenario[] = [
   "storm",
   "rooms",
   "scaling",
+  "100k",
   "paste",
 ];
 /** Scenarios of the chat cluster of each store mode. */
 const CHAT_SCENARIOS: Scenario[] = ["fanout", "latency", "private", "login"];
 /** Scenarios on a seeded Redis server of their own, whatever `--store` says (but none). */
-const SCALE_SCENARIOS: Scenario[] = ["storm", "rooms", "scaling"];
+const SCALE_SCENARIOS: Scenario[] = ["storm", "rooms", "scaling", "100k"];
 /** Scenarios run in Redis mode. */
 const REDIS_SCENARIOS: Scenario[] = ["fanout", "latency", "private"];
 /** Scenarios run against a peer. */
@@ -152,6 +157,8 @@ interface Sizes {
   roomsMs: number;
   /** Runs of the paste figure. */
   pasteRuns: number;
+  /** The 100,000-connection run: users, workers, load processes, etc. */
+  fleet: FleetOptions;
 }
 
 const FULL: Sizes = {
@@ -185,6 +192,15 @@ const FULL: Sizes = {
   roomsRate: 200,
   roomsMs: 10_000,
   pasteRuns: 5,
+  fleet: {
+    users: 100_000,
+    workers: 6,
+    members: 6,
+    addressesPerMember: 2,
+    atOnce: 200,
+    idleMs: 5000,
+    messages: 3,
+  },
 };
 
 const QUICK: Sizes = {
@@ -218,6 +234,15 @@ const QUICK: Sizes = {
   roomsRate: 100,
   roomsMs: 2000,
   pasteRuns: 1,
+  fleet: {
+    users: 2000,
+    workers: 2,
+    members: 2,
+    addressesPerMember: 2,
+    atOnce: 50,
+    idleMs: 1000,
+    messages: 2,
+  },
 };
 
 /** Parsed command line. */
@@ -1351,6 +1376,117 @@ async function roomsScenario(
   result.metrics = { runs };
 }
 
+/**
+ * 100,000 logged-in idle users (issue 11) on `--workers` processes on one redis-server, all
+ * in one lobby-style room, connected by several load processes from their own loopback
+ * source addresses; then room messages timed to their last delivery.
+ */
+async function fleetScenario(
+  pin: Pinning,
+  s: Sizes,
+  result: Result,
+  processes: Record<string, unknown>[],
+): Promise<void> {
+  const f = s.fleet;
+  const limit = openFileLimit("self") ?? 1024;
+  result.params = {
+    ...f,
+    openFileLimitPerProcess: limit,
+    room: "every user in the lobby (above the presence limit: occupancy counts, no presence)",
+    destination: "127.0.0.1:<port>; sources 127.0.0.2 and up, via node:net localAddress " +
+      "(Deno.connect has no local-address option)",
+    placement: "supervisor, workers and redis-server pinned to core 0; load processes to core 1",
+  };
+  const perMember = Math.ceil(f.users / f.members);
+  const perWorker = Math.ceil(f.users / f.workers);
+  if (perMember > limit - 500 || perWorker > limit - 500) {
+    throw new Error(
+      `${f.users} users need ${perMember} descriptors per load process and about ` +
+        `${perWorker} per worker: over the open-files limit of ${limit}`,
+    );
+  }
+  const plan: SeedPlan = { prefix: "c-", users: f.users, layers: 0, roomSize: 1, lobby: "lobby" };
+  const o: FleetOut = await onScaleServer(
+    pin,
+    { tag: "c100k", workers: f.workers, redis: "single", lobby: "lobby", plans: [plan] },
+    processes,
+    async (server) => {
+      result.params.seedS = server.seedS;
+      await waitQuiet(server.side, 30_000);
+      return hundredThousand(server, f, (pid) => processes.push({ role: "load process", pid }));
+    },
+  );
+  result.metrics = { ...o };
+  const k = o.kibPerConnection;
+  const c = o.connectMeasure;
+  const rows: [string, string][] = [
+    ["connected / failed", `${fmt(o.connected)} / ${fmt(o.failed)} ${JSON.stringify(o.errors)}`],
+    ["sessions per worker", o.sessionsPerWorker.join(", ")],
+    ["time to connect all (hello + resume)", `${fmt(o.connectS, 1)} s`],
+    ["resumes/s (whole run)", fmt(o.resumesPerS)],
+    ["resumes/s by 5-s interval", o.resumesPerSByInterval.join(", ")],
+    [
+      "server CPU while connecting (workers + redis)",
+      `${fmt(c.serverCpuS, 1)} + ${fmt(c.redisCpuS, 1)} s; ` +
+      `${
+        fmt((1000 * (c.serverCpuS + (c.redisCpuS ?? 0))) / Math.max(1, o.connected), 3)
+      } ms/resume`,
+    ],
+    ["bench CPU while connecting (parent)", `${fmt(c.benchCpuS, 1)} s`],
+    [
+      "server RSS before / idle (all workers)",
+      `${fmt(o.rssKiB.serverBefore / 1024, 1)} / ${fmt(o.rssKiB.serverIdle / 1024, 1)} MiB`,
+    ],
+    [
+      "redis RSS before / idle",
+      `${fmt(o.rssKiB.redisBefore / 1024, 1)} / ${fmt(o.rssKiB.redisIdle / 1024, 1)} MiB`,
+    ],
+    ["total RSS per connection (workers + redis)", `${fmt(k.total, 2)} KiB`],
+    ["growth per connection (workers + redis)", `${fmt(k.delta, 2)} KiB`],
+    [
+      "growth per connection: workers / redis",
+      `${fmt(k.serverOnly, 2)} / ${fmt(k.redisOnly, 2)} KiB`,
+    ],
+    ["load processes' RSS", `${o.benchRssMiB.join(", ")} MiB`],
+    ...o.deliveries.map((d, i): [string, string] => [
+      `message ${i + 1}: deliveries / expected; send → last (p50)`,
+      `${fmt(d.got)} / ${fmt(d.expected)}; ${fmt(d.lastMs, 1)} ms (${fmt(d.p50Ms, 1)} ms)`,
+    ]),
+  ];
+  if (o.deliveryMeasure) {
+    const d = o.deliveryMeasure;
+    rows.push([
+      "server CPU over the messages (workers + redis)",
+      `${fmt(d.serverCpuS, 2)} + ${fmt(d.redisCpuS, 2)} s over ${fmt(d.wallS, 1)} s`,
+    ]);
+  }
+  rowsOf.set(result, rows);
+  const lasts = o.deliveries.map((d) => d.lastMs).filter((v): v is number => v !== null);
+  const worst = lasts.length ? Math.max(...lasts) : null;
+  pushSummary(result, {
+    scenario: `${fmt(o.users)} idle users`,
+    target: `redis ${f.workers}w`,
+    rate: `${fmt(o.resumesPerS)} resumes/s, ${fmt(k.total, 1)} KiB/conn`,
+    p50: null,
+    p99: null,
+    p999: null,
+    max: worst,
+    measure: c,
+    perCpu: null,
+  });
+  result.notes.push(
+    `${fmt(k.total, 2)} KiB per connection (all workers + redis, total RSS / connections) ` +
+      `${k.total <= 8 ? "meets" : "MISSES"} the 8 KiB target; growth alone ${fmt(k.delta, 2)} KiB`,
+    `${fmt(o.resumesPerS)} resumes/s ${
+      o.resumesPerS >= 5000 ? "meets" : "MISSES"
+    } the 5,000/s target`,
+    `send → last of ${fmt(o.connected)} deliveries: ${
+      lasts.map((v) => fmt(v, 0)).join(", ")
+    } ms; ` +
+      `${worst !== null && worst < 1000 ? "meets" : "MISSES"} the 1 s target`,
+  );
+}
+
 /** The terminal client's paste figure (issue 13): `scripts/bench_paste.ts`. */
 async function pasteScenario(s: Sizes, result: Result): Promise<void> {
   result.params = { runs: s.pasteRuns, text: "4,000 characters (CJK and ASCII)" };
@@ -1573,8 +1709,8 @@ async function main(args: string[]): Promise<number> {
   };
   // Hard stop: whatever happens, nothing runs longer than this.
   const extraS: Partial<Record<Scenario, number>> = options.quick
-    ? { storm: 120, rooms: 60, scaling: 180, paste: 60 }
-    : { storm: 900, rooms: 300, scaling: 900, paste: 120 };
+    ? { storm: 120, rooms: 60, scaling: 180, "100k": 120, paste: 60 }
+    : { storm: 900, rooms: 300, scaling: 900, "100k": 1200, paste: 120 };
   const budgetMs = (options.quick ? 240_000 : 1_500_000) + (peer && !options.quick ? 600_000 : 0) +
     scenarios.reduce((ms, sc) => ms + 1000 * (extraS[sc] ?? 0), 0);
   const watchdog = setTimeout(async () => {
@@ -1853,6 +1989,8 @@ async function main(args: string[]): Promise<number> {
           (r) =>
             sc === "storm"
               ? stormScenario(pin, s, r, processes)
+              : sc === "100k"
+              ? fleetScenario(pin, s, r, processes)
               : roomsScenario(pin, s, r, processes, sc === "scaling"),
           () => waitQuiet(null, 60_000),
         );
