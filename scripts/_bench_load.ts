@@ -12,6 +12,7 @@ import {
   helloLogin,
   helloResume,
   ReplyError,
+  type Transport,
 } from "./_bench_client.ts";
 import {
   type DeliverySink,
@@ -27,6 +28,7 @@ import {
   coreTimes,
   cpuSeconds,
   descendantPids,
+  freePort,
   otherCpu,
   type Pinning,
   type RedisProc,
@@ -66,6 +68,8 @@ export interface Cluster {
   store: "kv" | "redis";
   nodes: ServerNode[];
   redis: RedisProc | null;
+  /** HTTP (WebSocket) port of each node, in node order. */
+  httpPorts: number[];
   stop(): Promise<void>;
 }
 
@@ -76,13 +80,18 @@ export async function startCluster(
   tag: string,
 ): Promise<Cluster> {
   const base = ["--send-queue", String(SEND_QUEUE)];
+  const httpPorts: number[] = [];
+  const http = () => {
+    httpPorts.push(freePort());
+    return ["--http-port", String(httpPorts[httpPorts.length - 1])];
+  };
   if (store === "kv") {
     const node = await spawnServer({
       nodeId: `bench-${tag}`,
       core: pin.serverCore,
-      extra: ["--kv", ":memory:", ...base],
+      extra: ["--kv", ":memory:", ...base, ...http()],
     });
-    return { store, nodes: [node], redis: null, stop: () => node.stop() };
+    return { store, nodes: [node], redis: null, httpPorts, stop: () => node.stop() };
   }
   const redis = await spawnRedis(pin.serverCore);
   const nodes: ServerNode[] = [];
@@ -96,7 +105,7 @@ export async function startCluster(
         await spawnServer({
           nodeId: `bench-${tag}-${id}`,
           core: pin.serverCore,
-          extra: ["--redis", redis.url, "--redis-prefix", "bench:", ...base],
+          extra: ["--redis", redis.url, "--redis-prefix", "bench:", ...base, ...http()],
         }),
       );
     }
@@ -104,7 +113,7 @@ export async function startCluster(
     await stop();
     throw error;
   }
-  return { store, nodes, redis, stop };
+  return { store, nodes, redis, httpPorts, stop };
 }
 
 /** CPU, wall and core-busy figures over one measured window. */
@@ -330,11 +339,11 @@ export async function connectAccounts(
   cluster: Cluster,
   accounts: Account[],
   sink: DeliverySink,
+  transport: Transport = "tcp",
 ): Promise<{ conns: BenchConn[]; failed: number; errors: string[] }> {
   const conns: BenchConn[] = [];
   const result = await pool(accounts.length, 50, Date.now() + 60_000, async (i) => {
-    const node = cluster.nodes[i % cluster.nodes.length];
-    const conn = await BenchConn.open({ host: "127.0.0.1", port: node.port });
+    const conn = await openOn(cluster, i, transport);
     try {
       await helloResume(conn, accounts[i].token, 15_000);
     } catch (error) {
@@ -345,6 +354,13 @@ export async function connectAccounts(
     conns[i] = conn;
   });
   return { conns, failed: result.failed, errors: [...result.errors.keys()] };
+}
+
+/** Opens a connection to node `i mod nodes` over `transport`. */
+function openOn(cluster: Cluster, i: number, transport: Transport): Promise<BenchConn> {
+  const n = i % cluster.nodes.length;
+  const port = transport === "ws" ? cluster.httpPorts[n] : cluster.nodes[n].port;
+  return BenchConn.open({ host: "127.0.0.1", port, transport });
 }
 
 /** Counts of errors by code. */
@@ -391,20 +407,23 @@ export class ImchatSender implements Sender {
  * (account i on node i mod nodes), sender i resumes `senders[i]` on node i mod nodes; the
  * room is the group.
  */
-export function imchatRoom(cluster: Cluster, accounts: Accounts): RoomTarget {
+export function imchatRoom(
+  cluster: Cluster,
+  accounts: Accounts,
+  transport: Transport = "tcp",
+): RoomTarget {
   return {
     side: cluster,
     acks: true,
     async openReceivers(n, sink) {
-      const res = await connectAccounts(cluster, accounts.receivers.slice(0, n), sink);
+      const res = await connectAccounts(cluster, accounts.receivers.slice(0, n), sink, transport);
       const conns: Receiver[] = res.conns.filter((c) => c !== undefined);
       return { conns, failed: res.failed, errors: res.errors };
     },
     async openSender(i) {
       const account = accounts.senders[i];
       if (!account) throw new Error(`no account for sender ${i + 1}`);
-      const node = cluster.nodes[i % cluster.nodes.length];
-      const conn = await BenchConn.open({ host: "127.0.0.1", port: node.port });
+      const conn = await openOn(cluster, i, transport);
       try {
         await helloResume(conn, account.token, 15_000);
       } catch (error) {
@@ -414,6 +433,7 @@ export function imchatRoom(cluster: Cluster, accounts: Accounts): RoomTarget {
       return new ImchatSender(conn, LOBBY);
     },
     info: () => ({
+      transport: transport === "ws" ? "WebSocket (/ws, one text message per frame)" : "TCP",
       byteScanFastPath: fastPathFailure === null ? "on" : `OFF: ${fastPathFailure}`,
     }),
   };

@@ -367,6 +367,14 @@ export interface ServerNode {
   stop(): Promise<void>;
 }
 
+/** Deno flags of every server spawned from now on (e.g. `--cpu-prof`). */
+let serverDenoFlags: string[] = [];
+
+/** Sets the Deno flags of every server spawned from now on. */
+export function setServerDenoFlags(flags: string[]): void {
+  serverDenoFlags = [...flags];
+}
+
 /** Options of {@linkcode spawnServer}. */
 export interface NodeOptions {
   nodeId: string;
@@ -386,6 +394,7 @@ export async function spawnServer(options: NodeOptions): Promise<ServerNode> {
   const args = [
     "run",
     "--allow-all",
+    ...serverDenoFlags,
     SERVER_TS,
     "--host",
     host,

@@ -43,6 +43,7 @@ import {
   startCluster,
   waitQuiet,
 } from "./_bench_load.ts";
+import type { Transport } from "./_bench_client.ts";
 import {
   capture,
   initClockTicks,
@@ -54,6 +55,7 @@ import {
   type Pinning,
   pinSelf,
   rssKiB,
+  setServerDenoFlags,
   spawnNgircd,
 } from "./_bench_proc.ts";
 import {
@@ -251,6 +253,10 @@ interface Options {
   stores: Store[];
   /** Reference peer to run in the same sitting, or null. */
   peer: Peer | null;
+  /** Transports of the imchat fan-out runs. */
+  transports: Transport[];
+  /** Where server processes write V8 CPU profiles (`--cpu-prof`), or null. */
+  profileDir: string | null;
   quick: boolean;
   out: string;
   sizes: Sizes;
@@ -258,12 +264,18 @@ interface Options {
 
 const USAGE = `Usage: deno task bench [options]
 
-  --scenario S      connect|fanout|latency|private|login|all (default all; repeat or
-                    comma-separate for several)
+  --scenario S      connect|fanout|latency|private|login|storm|rooms|scaling|100k|
+                    paste|all (default all; repeat or comma-separate for several).
+                    storm, rooms, scaling and 100k run on seeded Redis servers of
+                    their own whatever --store says (except none)
   --store S         kv|redis|both|none (default both; redis runs fanout, latency,
                     private; none runs imchat not at all, only --peer)
   --peer ngircd     also run connect, fanout and latency against Debian's ngircd (same
                     sitting, same rules) and print imchat/ngircd ratios
+  --transport T     tcp (default) or ws: ws runs the fan-out over WebSocket (/ws) as
+                    well, beside TCP
+  --profile DIR     servers run with --cpu-prof and write V8 CPU profiles into DIR
+                    (with --workers, the supervisor only)
   --quick           small phases, for a smoke test
   --out FILE        JSON results (default bench-results/latest.json)
   --connections N   idle connections of the connect scenario (default 19000)
@@ -280,6 +292,8 @@ function parseArgs(args: string[]): Options {
   let scenarios: Scenario[] = [...SCENARIOS];
   let stores: Store[] = ["kv", "redis"];
   let peer: Peer | null = null;
+  let transports: Transport[] = ["tcp"];
+  let profileDir: string | null = null;
   let quick = false;
   let out = "bench-results/latest.json";
   const overrides: Partial<Sizes> = {};
@@ -328,6 +342,19 @@ function parseArgs(args: string[]): Options {
       case "--quick":
         quick = true;
         break;
+      case "--profile": {
+        const dir = value() ?? "";
+        if (!dir) throw new UsageError("--profile needs a directory");
+        profileDir = dir;
+        break;
+      }
+      case "--transport": {
+        const v = value();
+        if (v === "tcp") transports = ["tcp"];
+        else if (v === "ws" || v === "both") transports = ["tcp", "ws"];
+        else throw new UsageError(`--transport is tcp or ws, not "${v}"`);
+        break;
+      }
       case "--out":
         out = value() ?? "";
         if (!out) throw new UsageError("--out needs a file name");
@@ -360,7 +387,7 @@ function parseArgs(args: string[]): Options {
       sizes.roomsMs =
         durationS * 1000;
   }
-  return { scenarios, stores, peer, quick, out, sizes };
+  return { scenarios, stores, peer, transports, quick, out, sizes, profileDir };
 }
 
 /** One scenario's outcome on one server (imchat in one store mode, or the peer). */
@@ -645,9 +672,12 @@ function infoRows(info: Record<string, unknown>): [string, string][] {
   return Object.entries(info).map(([k, v]) => [k, show(v)]);
 }
 
-/** Summary label of a room run: "fanout 1 sender", "latency"... */
-function roomLabel(kind: "fanout" | "latency", senders: number): string {
-  return kind === "latency" ? "latency" : `fanout ${senders} sender${senders === 1 ? "" : "s"}`;
+/** Summary label of a room run: "fanout 1 sender", "latency", "fanout 4 senders (ws)"... */
+function roomLabel(kind: "fanout" | "latency", senders: number, transport: Transport): string {
+  const base = kind === "latency"
+    ? "latency"
+    : `fanout ${senders} sender${senders === 1 ? "" : "s"}`;
+  return transport === "ws" ? `${base} (ws)` : base;
 }
 
 async function groupScenario(
@@ -656,6 +686,7 @@ async function groupScenario(
   s: Sizes,
   senders: number,
   result: Result,
+  transport: Transport = "tcp",
 ): Promise<void> {
   const rate = kind === "fanout" ? null : s.latencyRate;
   const ms = kind === "fanout" ? s.fanoutMs : s.latencyMs;
@@ -669,9 +700,12 @@ async function groupScenario(
     warmupMs: s.warmupMs,
     serverProcesses: target.side.nodes.length,
     acks: target.acks,
+    transport,
   };
   progress(
-    `${targetOf(result)}: ${roomLabel(kind, senders)} (${s.clients} receivers, ${ms / 1000} s)`,
+    `${targetOf(result)}: ${roomLabel(kind, senders, transport)} (${s.clients} receivers, ${
+      ms / 1000
+    } s)`,
   );
   const run = await runGroup(
     target,
@@ -681,7 +715,7 @@ async function groupScenario(
   const p = run.phases[0];
   result.metrics = { ...p, ...run.info };
   rowsOf.set(result, [...phaseRows(p), ...infoRows(run.info)]);
-  addSummary(result, roomLabel(kind, senders), p);
+  addSummary(result, roomLabel(kind, senders, transport), p);
   if (kind === "latency" && p.latency.p99Ms !== null && result.server === "imchat") {
     result.notes.push(
       `p99 ${p.latency.p99Ms} ms ${p.latency.p99Ms <= 5 ? "meets" : "MISSES"} the 5 ms target`,
@@ -1591,7 +1625,8 @@ async function machine(
 
 function printResult(r: Result): void {
   const senders = r.scenario === "fanout" && typeof r.params.senders === "number"
-    ? ` (${r.params.senders} sender${r.params.senders === 1 ? "" : "s"})`
+    ? ` (${r.params.senders} sender${r.params.senders === 1 ? "" : "s"}` +
+      `${r.params.transport === "ws" ? ", WebSocket" : ""})`
     : "";
   console.log(
     `\n=== ${r.scenario}${senders} · ${targetOf(r)} ${r.ok ? "" : "(FAILED)"}`.trimEnd(),
@@ -1687,6 +1722,10 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   const { scenarios, stores, peer, sizes: s } = options;
+  if (options.profileDir) {
+    await Deno.mkdir(options.profileDir, { recursive: true });
+    setServerDenoFlags(["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`]);
+  }
   // Before pinning: nproc counts the cores this process may use.
   const cores = Number(await capture("nproc", [])) || navigator.hardwareConcurrency;
   const clkTck = await initClockTicks();
@@ -1790,9 +1829,14 @@ async function main(args: string[]): Promise<number> {
   };
 
   /** The room runs of `wanted`: fanout once per sender count, the others once. */
-  const roomRuns = (wanted: Scenario[]): { sc: Scenario; senders: number }[] =>
-    wanted.flatMap((sc): { sc: Scenario; senders: number }[] =>
-      sc === "fanout" ? s.senders.map((senders) => ({ sc, senders })) : [{ sc, senders: 1 }]
+  type RoomRunSpec = { sc: Scenario; senders: number; transport: Transport };
+  const roomRuns = (wanted: Scenario[], transports: Transport[] = ["tcp"]): RoomRunSpec[] =>
+    wanted.flatMap((sc): RoomRunSpec[] =>
+      sc === "fanout"
+        ? transports.flatMap((transport) =>
+          s.senders.map((senders) => ({ sc, senders, transport }))
+        )
+        : [{ sc, senders: 1, transport: "tcp" }]
     );
 
   console.log(`imchat benchmark — ${meta.date}`);
@@ -1836,7 +1880,7 @@ async function main(args: string[]): Promise<number> {
     );
     if (chat.length === 0) return;
     let cluster: Cluster | null = null;
-    const runs = roomRuns(chat);
+    const runs = roomRuns(chat, options.transports);
     let done = 0;
     try {
       progress(`${store}: starting ${store === "kv" ? "one node" : "redis-server and two nodes"}`);
@@ -1856,12 +1900,15 @@ async function main(args: string[]): Promise<number> {
       const receivers = Math.max(s.clients, chat.includes("private") ? s.pairs * 2 : 0);
       const senders = chat.includes("fanout") ? Math.max(...s.senders) : 1;
       const accounts = await setupAccounts(cluster, receivers, loginUsers, senders);
-      const room = imchatRoom(cluster, accounts);
-      for (const { sc, senders } of runs) {
+      const rooms = {
+        tcp: imchatRoom(cluster, accounts),
+        ws: imchatRoom(cluster, accounts, "ws"),
+      };
+      for (const { sc, senders, transport } of runs) {
         if (!options.quick) await waitQuiet(cluster, 60_000);
         await run(sc, on, (r) => {
           if (sc === "fanout" || sc === "latency") {
-            return groupScenario(sc, room, s, senders, r);
+            return groupScenario(sc, rooms[transport], s, senders, r, transport);
           }
           if (sc === "private") return privateScenario(cluster!, accounts, s, r);
           return loginScenario(cluster!, accounts, s, r);
