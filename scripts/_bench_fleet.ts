@@ -30,13 +30,15 @@ export interface MemberConfig {
 /** Events a member writes. */
 export type MemberEvent =
   | { ev: "ready"; pid: number }
-  | { ev: "progress"; done: number; failed: number }
+  | { ev: "progress"; done: number; failed: number; open: number }
   | {
     ev: "connected";
     done: number;
     failed: number;
     errors: Record<string, number>;
     seconds: number;
+    /** Why connections that had logged in were closed since, by reason. */
+    closed: Record<string, number>;
   }
   | {
     ev: "delivered";
@@ -46,6 +48,7 @@ export type MemberEvent =
     maxMs: number | null;
     p50Ms: number | null;
     open: number;
+    closed: Record<string, number>;
   }
   | { ev: "closed" };
 
@@ -90,6 +93,17 @@ export function shares(count: number, parts: number): [number, number][] {
   return out;
 }
 
+/** Close reasons of the connections that are closed, by reason. */
+function closeReasons(conns: readonly BenchConn[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const c of conns) {
+    if (c.isOpen) continue;
+    const key = (c.closeReason ?? "closed").slice(0, 80);
+    out[key] = (out[key] ?? 0) + 1;
+  }
+  return out;
+}
+
 function emit(event: MemberEvent): void {
   Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify(event) + "\n"));
 }
@@ -112,7 +126,10 @@ async function member(config: MemberConfig): Promise<void> {
       if (command.cmd === "connect") {
         const started = performance.now();
         let failed = 0;
-        const ticker = setInterval(() => emit({ ev: "progress", done: conns.length, failed }), 500);
+        const ticker = setInterval(() => {
+          const open = conns.filter((c) => c.isOpen).length;
+          emit({ ev: "progress", done: conns.length, failed, open });
+        }, 500);
         const result = await pool(
           config.tokens.length,
           config.atOnce,
@@ -143,6 +160,7 @@ async function member(config: MemberConfig): Promise<void> {
           failed: result.failed,
           errors: Object.fromEntries(result.errors),
           seconds: (performance.now() - started) / 1000,
+          closed: closeReasons(conns),
         });
       } else if (command.cmd === "expect") {
         const open = conns.filter((c) => c.isOpen).length;
@@ -157,6 +175,7 @@ async function member(config: MemberConfig): Promise<void> {
           maxMs: summary?.maxMs ?? null,
           p50Ms: summary?.p50Ms ?? null,
           open,
+          closed: closeReasons(conns),
         });
         sink = new DeliverySink();
         sink.open("all", 0);
@@ -178,7 +197,7 @@ export class FleetMember {
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #waiters: { ev: string; resolve: (e: MemberEvent) => void }[] = [];
   /** The newest progress report. */
-  progress = { done: 0, failed: 0 };
+  progress = { done: 0, failed: 0, open: 0 };
   readonly pid: number;
   readonly #reading: Promise<void>;
   #exited = false;
@@ -226,7 +245,9 @@ export class FleetMember {
         for (const line of parts) {
           if (!line.trim()) continue;
           const event = JSON.parse(line) as MemberEvent;
-          if (event.ev === "progress") this.progress = { done: event.done, failed: event.failed };
+          if (event.ev === "progress") {
+            this.progress = { done: event.done, failed: event.failed, open: event.open };
+          }
           const i = this.#waiters.findIndex((w) => w.ev === event.ev);
           if (i >= 0) this.#waiters.splice(i, 1)[0].resolve(event);
         }

@@ -441,6 +441,8 @@ export interface FleetOut {
   connected: number;
   failed: number;
   errors: Record<string, number>;
+  /** Connections closed after their login, by reason. */
+  closedAfterLogin: Record<string, number>;
   connectS: number;
   resumesPerS: number;
   /** Resumes per second in each 5-second interval while connecting. */
@@ -503,10 +505,15 @@ export async function hundredThousand(
     while (!finished) {
       await Promise.race([all.catch(() => {}), sleep(5000)]);
       const done = members.reduce((n, m) => n + m.progress.done, 0);
+      const open = members.reduce((n, m) => n + m.progress.open, 0);
+      const failed = members.reduce((n, m) => n + m.progress.failed, 0);
       if (!finished) {
         byInterval.push(Math.round((done - last) / 5));
         last = done;
-        progress(`c100k: ${done} connected (${byInterval[byInterval.length - 1]}/s)`);
+        progress(
+          `c100k: ${done} logged in, ${open} still open, ${failed} failed ` +
+            `(${byInterval[byInterval.length - 1]}/s)`,
+        );
       }
     }
     const reports = await all;
@@ -514,8 +521,10 @@ export async function hundredThousand(
     const connectMeasure = meter.stop();
     const done = reports.reduce((n, r) => n + r.done, 0);
     const errors: Record<string, number> = {};
+    const closed: Record<string, number> = {};
     for (const r of reports) {
       for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
+      for (const [k, v] of Object.entries(r.closed)) closed[k] = (closed[k] ?? 0) + v;
     }
     progress(`c100k: ${done} connected in ${round(connectS, 1)} s; idle ${o.idleMs / 1000} s`);
     await sleep(o.idleMs);
@@ -548,6 +557,7 @@ export async function hundredThousand(
       connected: done,
       failed: reports.reduce((n, r) => n + r.failed, 0),
       errors,
+      closedAfterLogin: closed,
       connectS: round(connectS, 2),
       resumesPerS: Math.round(done / connectS),
       resumesPerSByInterval: byInterval,

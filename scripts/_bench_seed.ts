@@ -17,12 +17,13 @@ import { pool } from "./_bench_common.ts";
 
 /**
  * Room `layout[l][u]` of user `u` in layer `l`: every user is in one room per layer, every
- * room has exactly `size` members, and room-mates differ from layer to layer (layer `l`
- * orders the users by `(u × m_l + l) mod users` with a multiplier coprime to `users`).
+ * room has exactly `size` members, and room-mates differ from layer to layer (layer 0 takes
+ * the users in order, every other layer in a shuffled order of its own, the same on every
+ * run).
  *
  * @example
  * ```ts
- * roomLayout(40, 2, 20); // [[0 ×20, 1 ×20], [...]]: two rooms per layer
+ * roomLayout(40, 2, 20)[0]; // [0 ×20, 1 ×20]
  * ```
  * @throws {RangeError} when `size` does not divide `users`.
  */
@@ -31,22 +32,32 @@ export function roomLayout(users: number, layers: number, size: number): number[
     throw new RangeError(`Cannot lay out rooms: ${users} users are not a multiple of ${size}`);
   }
   const out: number[][] = [];
-  let m = 1;
   for (let l = 0; l < layers; l++) {
+    const order = Array.from({ length: users }, (_, u) => u);
+    const random = mulberry32(l);
     if (l > 0) {
-      m += 2;
-      while (gcd(m, users) !== 1) m++;
+      for (let i = users - 1; i > 0; i--) {
+        const j = Math.floor(random() * (i + 1));
+        [order[i], order[j]] = [order[j], order[i]];
+      }
     }
     const layer = new Array<number>(users);
-    for (let u = 0; u < users; u++) layer[u] = Math.floor(((u * m + l) % users) / size);
+    order.forEach((u, i) => layer[u] = Math.floor(i / size));
     out.push(layer);
   }
   return out;
 }
 
-function gcd(a: number, b: number): number {
-  while (b) [a, b] = [b, a % b];
-  return a;
+/** A small seeded PRNG (mulberry32): numbers in [0, 1). */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 /** Name of room `k` of layer `l` in a plan with `prefix`. */

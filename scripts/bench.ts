@@ -1455,6 +1455,7 @@ async function fleetScenario(
   const c = o.connectMeasure;
   const rows: [string, string][] = [
     ["connected / failed", `${fmt(o.connected)} / ${fmt(o.failed)} ${JSON.stringify(o.errors)}`],
+    ["closed after login, by reason", JSON.stringify(o.closedAfterLogin)],
     ["sessions per worker", o.sessionsPerWorker.join(", ")],
     ["time to connect all (hello + resume)", `${fmt(o.connectS, 1)} s`],
     ["resumes/s (whole run)", fmt(o.resumesPerS)],

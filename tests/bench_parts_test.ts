@@ -2,7 +2,8 @@
  * Unit tests of the load generator's parts: the latency histogram, the byte-scanning imchat
  * receiver and IRC driver (fed by fake servers over loopback, split at awkward places), the
  * IRC line reader (fed byte by byte and split at every offset), the delivery window of the
- * room senders, the ngircd configuration and the imchat/peer comparison.
+ * room senders, the ngircd configuration, the imchat/peer comparison, and the pure parts of
+ * the scale scenarios (room layout, /metrics counters, load-process shares and addresses).
  */
 
 import { deepStrictEqual, equal, ok, rejects, throws } from "node:assert/strict";
@@ -17,7 +18,10 @@ import {
   MAX_LINE,
   parseIrcLine,
 } from "../scripts/_bench_irc.ts";
+import { shares, sourceAddresses } from "../scripts/_bench_fleet.ts";
 import { ngircdConfig } from "../scripts/_bench_proc.ts";
+import { counterDelta, framesOut, sessionsPerWorker } from "../scripts/_bench_scale.ts";
+import { roomLayout, roomName, userName } from "../scripts/_bench_seed.ts";
 import { Histogram } from "../scripts/_bench_stats.ts";
 import { type Receiver, RoomSenders, type Sender } from "../scripts/_bench_target.ts";
 
@@ -463,4 +467,60 @@ Deno.test("peer comparison: figures from results, ratios imchat / peer", () => {
       ["idle: KiB per connection at 19,000", 1.5, "lower"],
     ],
   );
+});
+
+Deno.test("roomLayout: one room per layer, rooms of exactly `size`, room-mates vary", () => {
+  const layout = roomLayout(15_000, 3, 20);
+  equal(layout.length, 3);
+  for (const layer of layout) {
+    const sizes = new Map<number, number>();
+    for (const room of layer) sizes.set(room, (sizes.get(room) ?? 0) + 1);
+    equal(sizes.size, 750, "15,000 / 20 rooms per layer");
+    ok([...sizes.values()].every((n) => n === 20), "every room has 20 members");
+  }
+  // Mates of user 0 over the three layers: nearly 3 × 19 different users.
+  const mates = new Set<number>();
+  for (const layer of layout) {
+    layer.forEach((room, u) => {
+      if (u !== 0 && room === layer[0]) mates.add(u);
+    });
+  }
+  ok(mates.size >= 55, `room-mates barely repeat across layers: ${mates.size}`);
+  deepStrictEqual(roomLayout(15_000, 3, 20), layout, "the same layout on every run");
+  deepStrictEqual(roomLayout(40, 0, 20), []);
+  throws(() => roomLayout(30, 1, 20), RangeError);
+  equal(roomName("s5k-", 2, 17), "s5k-2-17");
+  equal(userName("c-", 42), "c-000042");
+});
+
+Deno.test("framesOut sums frames by type over workers; counterDelta subtracts", () => {
+  const text = [
+    "# HELP imchat_frames_out_total Frames sent, by type.",
+    "# TYPE imchat_frames_out_total counter",
+    'imchat_frames_out_total{worker="0",type="presence"} 10',
+    'imchat_frames_out_total{worker="1",type="presence"} 5',
+    'imchat_frames_out_total{type="ok"} 2',
+    'imchat_frames_in_total{type="ok"} 99',
+    'imchat_sessions{worker="0"} 16000',
+    'imchat_sessions{worker="1"} 17000',
+  ].join("\n");
+  deepStrictEqual(framesOut(text), { presence: 15, ok: 2 });
+  deepStrictEqual(counterDelta({ ok: 2, a: 1 }, { ok: 5, a: 1, b: 3 }), { ok: 3, b: 3 });
+  deepStrictEqual(sessionsPerWorker(text), [16000, 17000]);
+});
+
+Deno.test("fleet: shares split evenly, source addresses never repeat", () => {
+  deepStrictEqual(shares(10, 3), [[0, 4], [4, 7], [7, 10]]);
+  deepStrictEqual(shares(100_000, 6).map(([a, b]) => b - a), [
+    16_667,
+    16_667,
+    16_667,
+    16_667,
+    16_666,
+    16_666,
+  ]);
+  const all = Array.from({ length: 6 }, (_, i) => sourceAddresses(i, 2)).flat();
+  equal(new Set(all).size, 12);
+  deepStrictEqual(all.slice(0, 3), ["127.0.0.2", "127.0.0.3", "127.0.0.4"]);
+  equal(sourceAddresses(127, 2)[1], "127.0.1.1");
 });
