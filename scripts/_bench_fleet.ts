@@ -25,6 +25,8 @@ export interface MemberConfig {
   tokens: string[];
   /** Resumes in flight. */
   atOnce: number;
+  /** No resume starts later than this after `connect`, ms. */
+  connectMs: number;
 }
 
 /** Events a member writes. */
@@ -133,7 +135,7 @@ async function member(config: MemberConfig): Promise<void> {
         const result = await pool(
           config.tokens.length,
           config.atOnce,
-          Date.now() + 600_000,
+          Date.now() + config.connectMs,
           async (i) => {
             const conn = await BenchConn.open({
               host: config.host,

@@ -433,6 +433,10 @@ export interface FleetOptions {
   idleMs: number;
   /** Messages sent to the big room, one after the other. */
   messages: number;
+  /** No resume starts later than this, ms (the run reports how many it reached). */
+  connectMs: number;
+  /** Whether every user is in the lobby-style room (false: in no room, no messages). */
+  lobby: boolean;
 }
 
 /** Figures of the 100,000-connection run. */
@@ -489,6 +493,7 @@ export async function hundredThousand(
         localAddresses: sourceAddresses(i, o.addressesPerMember),
         tokens: seeded.tokens.slice(from, to),
         atOnce: o.atOnce,
+        connectMs: o.connectMs,
       });
       members.push(m);
       onMember(m.pid);
@@ -496,7 +501,7 @@ export async function hundredThousand(
     progress(`c100k: ${members.length} load processes ready; connecting ${o.users} users`);
     const meter = new Meter(server.side);
     const started = performance.now();
-    const connected = members.map((m) => m.next("connected", 900_000));
+    const connected = members.map((m) => m.next("connected", o.connectMs + 120_000));
     for (const m of members) await m.send({ cmd: "connect" });
     const byInterval: number[] = [];
     let last = 0;
@@ -534,7 +539,7 @@ export async function hundredThousand(
     await helloResume(sender, seeded.tokens[0], 60_000);
     const deliveries: FleetOut["deliveries"] = [];
     const deliveryMeter = new Meter(server.side);
-    for (let k = 0; k < o.messages; k++) {
+    for (let k = 0; k < (o.lobby ? o.messages : 0); k++) {
       const waits = members.map((m) => m.next("delivered", 90_000));
       for (const m of members) await m.send({ cmd: "expect", perConnection: 1, timeoutMs: 60_000 });
       await sleep(200);

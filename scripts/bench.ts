@@ -202,6 +202,8 @@ const FULL: Sizes = {
     atOnce: 200,
     idleMs: 5000,
     messages: 3,
+    connectMs: 240_000,
+    lobby: true,
   },
 };
 
@@ -244,6 +246,8 @@ const QUICK: Sizes = {
     atOnce: 50,
     idleMs: 1000,
     messages: 2,
+    connectMs: 60_000,
+    lobby: true,
   },
 };
 
@@ -274,6 +278,7 @@ const USAGE = `Usage: deno task bench [options]
                     sitting, same rules) and print imchat/ngircd ratios
   --transport T     tcp (default) or ws: ws runs the fan-out over WebSocket (/ws) as
                     well, beside TCP
+  --fleet-lobby off 100k: users in no room (default on: all in one lobby-style room)
   --profile DIR     servers run with --cpu-prof and write V8 CPU profiles into DIR
                     (with --workers, the supervisor only)
   --quick           small phases, for a smoke test
@@ -294,6 +299,7 @@ function parseArgs(args: string[]): Options {
   let peer: Peer | null = null;
   let transports: Transport[] = ["tcp"];
   let profileDir: string | null = null;
+  let fleetLobby = true;
   let quick = false;
   let out = "bench-results/latest.json";
   const overrides: Partial<Sizes> = {};
@@ -368,6 +374,14 @@ function parseArgs(args: string[]): Options {
       case "--duration":
         durationS = int(flag, value(), 1);
         break;
+      case "--fleet-lobby": {
+        const v = value();
+        if (v !== "on" && v !== "off") {
+          throw new UsageError(`--fleet-lobby is on or off, not "${v}"`);
+        }
+        fleetLobby = v === "on";
+        break;
+      }
       case "--private-rate":
         overrides.privateRate = int(flag, value(), 1);
         break;
@@ -380,6 +394,7 @@ function parseArgs(args: string[]): Options {
     throw new UsageError("--store none runs nothing without --peer");
   }
   const sizes = { ...(quick ? QUICK : FULL), ...overrides };
+  sizes.fleet = { ...sizes.fleet, lobby: fleetLobby };
   if (durationS !== null) {
     sizes.fanoutMs =
       sizes.latencyMs =
@@ -1426,7 +1441,9 @@ async function fleetScenario(
   result.params = {
     ...f,
     openFileLimitPerProcess: limit,
-    room: "every user in the lobby (above the presence limit: occupancy counts, no presence)",
+    room: f.lobby
+      ? "every user in the lobby (above the presence limit: occupancy counts, no presence)"
+      : "no room (--fleet-lobby off)",
     destination: "127.0.0.1:<port>; sources 127.0.0.2 and up, via node:net localAddress " +
       "(Deno.connect has no local-address option)",
     placement: "supervisor, workers and redis-server pinned to core 0; load processes to core 1",
@@ -1439,10 +1456,11 @@ async function fleetScenario(
         `${perWorker} per worker: over the open-files limit of ${limit}`,
     );
   }
-  const plan: SeedPlan = { prefix: "c-", users: f.users, layers: 0, roomSize: 1, lobby: "lobby" };
+  const lobby = f.lobby ? "lobby" : null;
+  const plan: SeedPlan = { prefix: "c-", users: f.users, layers: 0, roomSize: 1, lobby };
   const o: FleetOut = await onScaleServer(
     pin,
-    { tag: "c100k", workers: f.workers, redis: "single", lobby: "lobby", plans: [plan] },
+    { tag: "c100k", workers: f.workers, redis: "single", lobby: lobby ?? "", plans: [plan] },
     processes,
     async (server) => {
       result.params.seedS = server.seedS;
