@@ -189,17 +189,25 @@ async function resumeUser(
   }
 }
 
-/** Opens every user of `seeded`, `atOnce` at a time; throws when any fails. */
+/**
+ * Opens every user of `seeded`, `atOnce` at a time; throws when any fails, unless `tolerate`
+ * (then the failures are counted in `failures`).
+ */
 async function resumeAll(
   server: ScaleServer,
   seeded: Seeded,
   atOnce: number,
   sink: DeliverySink,
+  failures?: Record<string, number>,
 ): Promise<Resumed[]> {
   const out: Resumed[] = [];
   const result = await pool(seeded.names.length, atOnce, Date.now() + 300_000, async (u) => {
     out[u] = await resumeUser(server, seeded, u, sink);
   });
+  if (failures) {
+    for (const [k, v] of result.errors) failures[k] = (failures[k] ?? 0) + v;
+    return out.filter((r) => r !== undefined);
+  }
   if (result.failed > 0) {
     for (const r of out) r?.conn.close();
     throw new Error(`${result.failed} resumes failed: ${[...result.errors.keys()].join("; ")}`);
@@ -215,6 +223,9 @@ export interface StormOut {
   /** From the first drop to the last client's `backlog` event (its roster came before). */
   stormS: number;
   resumesPerS: number;
+  /** Users resumed in the storm, and why the others failed. */
+  resumed: number;
+  failures: Record<string, number>;
   /** Frames the server sent from the drop until `settleMs` after the last backlog. */
   serverFrames: number;
   serverFramesByType: Record<string, number>;
@@ -243,13 +254,14 @@ export async function presenceStorm(
   const users = seeded.names.length;
   const first = await resumeAll(server, seeded, atOnce, NULL_SINK);
   let second: Resumed[] = [];
+  const failures: Record<string, number> = {};
   try {
     await sleep(settleMs);
     const before = await server.frames();
     const meter = new Meter(server.side);
     const t0 = nowMs();
     for (const r of first) r.conn.close();
-    second = await resumeAll(server, seeded, atOnce, NULL_SINK);
+    second = await resumeAll(server, seeded, atOnce, NULL_SINK, failures);
     const stormMs = Math.max(...second.map((r) => r.doneMs)) - t0;
     await sleep(settleMs);
     const measure = meter.stop();
@@ -261,7 +273,9 @@ export async function presenceStorm(
       roomsPerUser: shape.roomsPerUser,
       lobby: shape.lobby,
       stormS: round(stormMs / 1000, 3),
-      resumesPerS: Math.round(users / (stormMs / 1000)),
+      resumesPerS: Math.round(second.length / (stormMs / 1000)),
+      resumed: second.length,
+      failures,
       serverFrames,
       serverFramesByType: delta,
       framesPerUser: round(serverFrames / users, 2),

@@ -1148,6 +1148,12 @@ async function connectScenario(
 // ---------------------------------------------------------------------------------------
 // Scale scenarios on seeded Redis servers
 
+/**
+ * Server flags of the storm and 100k runs: thousands of resumes are in flight at once, and
+ * one waiting longer than the default 10 s login timeout would be cut off.
+ */
+const LONG_LOGIN = ["--login-timeout", "60"];
+
 /** Starts a seeded server, runs `body` on it and stops it, recording its processes. */
 async function onScaleServer<T>(
   pin: Pinning,
@@ -1174,6 +1180,7 @@ function stormRows(o: StormOut, label: string): [string, string][] {
   const m = o.measure;
   return [
     [`${label}: drop → every backlog`, `${fmt(o.stormS, 3)} s (${fmt(o.resumesPerS)} resumes/s)`],
+    [`${label}: resumed / failed`, `${fmt(o.resumed)} / ${JSON.stringify(o.failures)}`],
     [
       `${label}: frames sent by the server`,
       `${fmt(o.serverFrames)} (${fmt(o.framesPerUser, 2)} per user)`,
@@ -1219,7 +1226,7 @@ async function stormScenario(
     lobbyUsers: s.lobbyUsers,
     resumesInFlight: s.presenceConcurrency,
     settleMs: 3000,
-    server: "one node, --workers 1, on one redis-server (both on core 0)",
+    server: "one node, --workers 1, --login-timeout 60, on one redis-server (both on core 0)",
     seeding: "accounts, tokens, rooms and memberships written through the store contracts",
   };
   const rows: [string, string][] = [];
@@ -1239,7 +1246,7 @@ async function stormScenario(
     });
   await onScaleServer(
     pin,
-    { tag: "storm", workers: 1, redis: "single", lobby: "", plans },
+    { tag: "storm", workers: 1, redis: "single", lobby: "", plans, extra: LONG_LOGIN },
     processes,
     async (server) => {
       for (const [i, seeded] of server.seeded.entries()) {
@@ -1267,7 +1274,14 @@ async function stormScenario(
   };
   await onScaleServer(
     pin,
-    { tag: "storm-lobby", workers: 1, redis: "single", lobby: "lobby", plans: [lobbyPlan] },
+    {
+      tag: "storm-lobby",
+      workers: 1,
+      redis: "single",
+      lobby: "lobby",
+      plans: [lobbyPlan],
+      extra: LONG_LOGIN,
+    },
     processes,
     async (server) => {
       await waitQuiet(server.side, 30_000);
@@ -1460,7 +1474,14 @@ async function fleetScenario(
   const plan: SeedPlan = { prefix: "c-", users: f.users, layers: 0, roomSize: 1, lobby };
   const o: FleetOut = await onScaleServer(
     pin,
-    { tag: "c100k", workers: f.workers, redis: "single", lobby: lobby ?? "", plans: [plan] },
+    {
+      tag: "c100k",
+      workers: f.workers,
+      redis: "single",
+      lobby: lobby ?? "",
+      plans: [plan],
+      extra: LONG_LOGIN,
+    },
     processes,
     async (server) => {
       result.params.seedS = server.seedS;
