@@ -270,6 +270,8 @@ interface Options {
   transports: Transport[];
   /** Where server processes write V8 CPU profiles (`--cpu-prof`), or null. */
   profileDir: string | null;
+  /** Most measurements of a disturbed scenario (the least disturbed is kept). */
+  attempts: number;
   quick: boolean;
   out: string;
   sizes: Sizes;
@@ -290,6 +292,8 @@ const USAGE = `Usage: deno task bench [options]
   --fleet-lobby off 100k: users in no room (default on: all in one lobby-style room)
   --profile DIR     servers run with --cpu-prof and write V8 CPU profiles into DIR
                     (with --workers, the supervisor only)
+  --attempts N      measurements of a scenario that other load disturbed (default 2)
+  --quiet-wait S    longest wait for a quiet machine before each measurement (default 60)
   --quick           small phases, for a smoke test
   --out FILE        JSON results (default bench-results/latest.json)
   --connections N   idle connections of the connect scenario (default 19000)
@@ -302,6 +306,14 @@ const USAGE = `Usage: deno task bench [options]
 
 class UsageError extends Error {}
 
+/** Longest wait for a quiet machine before a measurement, ms (`--quiet-wait`). */
+let quietMaxMs = 60_000;
+
+/** `ms`, capped by `--quiet-wait`. */
+function quietMs(ms: number): number {
+  return Math.min(ms, quietMaxMs);
+}
+
 function parseArgs(args: string[]): Options {
   let scenarios: Scenario[] = [...SCENARIOS];
   let stores: Store[] = ["kv", "redis"];
@@ -309,6 +321,7 @@ function parseArgs(args: string[]): Options {
   let transports: Transport[] = ["tcp"];
   let profileDir: string | null = null;
   let fleetLobby = true;
+  let attempts = 2;
   let quick = false;
   let out = "bench-results/latest.json";
   const overrides: Partial<Sizes> = {};
@@ -356,6 +369,12 @@ function parseArgs(args: string[]): Options {
         break;
       case "--quick":
         quick = true;
+        break;
+      case "--attempts":
+        attempts = int(flag, value(), 1);
+        break;
+      case "--quiet-wait":
+        quietMaxMs = 1000 * int(flag, value(), 0);
         break;
       case "--profile": {
         const dir = value() ?? "";
@@ -411,7 +430,7 @@ function parseArgs(args: string[]): Options {
       sizes.roomsMs =
         durationS * 1000;
   }
-  return { scenarios, stores, peer, transports, quick, out, sizes, profileDir };
+  return { scenarios, stores, peer, transports, quick, out, sizes, profileDir, attempts };
 }
 
 /** One scenario's outcome on one server (imchat in one store mode, or the peer). */
@@ -1259,7 +1278,7 @@ async function stormScenario(
     processes,
     async (server) => {
       for (const [i, seeded] of server.seeded.entries()) {
-        await waitQuiet(server.side, 30_000);
+        await waitQuiet(server.side, quietMs(30_000));
         progress(`storm: ${seeded.names.length} users in 3 rooms of 20: drop and resume all`);
         const o = await presenceStorm(
           server,
@@ -1293,7 +1312,7 @@ async function stormScenario(
     },
     processes,
     async (server) => {
-      await waitQuiet(server.side, 30_000);
+      await waitQuiet(server.side, quietMs(30_000));
       progress(`storm: ${s.lobbyUsers} users in one lobby: drop and resume all`);
       const o = await presenceStorm(
         server,
@@ -1414,7 +1433,7 @@ async function roomsScenario(
       { tag: `rooms-${setup.workers}-${setup.redis}`, lobby: "", plans: [plan], ...setup },
       processes,
       async (server) => {
-        await waitQuiet(server.side, 30_000);
+        await waitQuiet(server.side, quietMs(30_000));
         progress(
           `rooms (${label}): ${s.roomsUsers} users, ${result.params.rooms} rooms, ${s.roomsRate} msg/s`,
         );
@@ -1494,7 +1513,7 @@ async function fleetScenario(
     processes,
     async (server) => {
       result.params.seedS = server.seedS;
-      await waitQuiet(server.side, 30_000);
+      await waitQuiet(server.side, quietMs(30_000));
       return hundredThousand(server, f, (pid) => processes.push({ role: "load process", pid }));
     },
   );
@@ -1834,7 +1853,7 @@ async function main(args: string[]): Promise<number> {
     quiet: () => Promise<unknown>,
   ) => {
     const attempts: Result[] = [];
-    const maxAttempts = options.quick ? 1 : 2;
+    const maxAttempts = options.quick ? 1 : options.attempts;
     const label = `${scenario} (${targetOf(on)})`;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       const result: Result = { scenario, ...on, ok: true, params: {}, metrics: {}, notes: [] };
@@ -1920,12 +1939,12 @@ async function main(args: string[]): Promise<number> {
   /** imchat's connect scenario in one store mode (kv only). */
   const imchatConnect = async (store: Store) => {
     if (store !== "kv" || !scenarios.includes("connect")) return;
-    if (!options.quick) await waitQuiet(null, 60_000);
+    if (!options.quick) await waitQuiet(null, quietMs(60_000));
     await run(
       "connect",
       { server: "imchat", store },
       (r) => connectScenario(s, r, (spread) => imchatIdle(pin, spread)),
-      () => waitQuiet(null, 60_000),
+      () => waitQuiet(null, quietMs(60_000)),
     );
   };
 
@@ -1962,14 +1981,14 @@ async function main(args: string[]): Promise<number> {
         ws: imchatRoom(cluster, accounts, "ws"),
       };
       for (const { sc, senders, transport } of runs) {
-        if (!options.quick) await waitQuiet(cluster, 60_000);
+        if (!options.quick) await waitQuiet(cluster, quietMs(60_000));
         await run(sc, on, (r) => {
           if (sc === "fanout" || sc === "latency") {
             return groupScenario(sc, rooms[transport], s, senders, r, transport);
           }
           if (sc === "private") return privateScenario(cluster!, accounts, s, r);
           return loginScenario(cluster!, accounts, s, r);
-        }, () => waitQuiet(cluster, 60_000));
+        }, () => waitQuiet(cluster, quietMs(60_000)));
         done++;
         const c = cluster;
         const events = c.nodes.map((n) => `${n.nodeId}: ${JSON.stringify(n.logEvents)}`);
@@ -2004,12 +2023,12 @@ async function main(args: string[]): Promise<number> {
   /** The peer's connect scenario. */
   const peerConnect = async (peer: Peer) => {
     if (!peerWanted.includes("connect")) return;
-    if (!options.quick) await waitQuiet(null, 60_000);
+    if (!options.quick) await waitQuiet(null, quietMs(60_000));
     await run(
       "connect",
       { server: peer, store: null },
       (r) => connectScenario(s, r, (spread) => ircIdle(pin, spread)),
-      () => waitQuiet(null, 60_000),
+      () => waitQuiet(null, quietMs(60_000)),
     );
   };
 
@@ -2027,12 +2046,12 @@ async function main(args: string[]): Promise<number> {
       }
       for (const { sc, senders } of peerRuns) {
         const side = { nodes: [{ pid: server!.pid }], redis: null };
-        if (!options.quick) await waitQuiet(side, 60_000);
+        if (!options.quick) await waitQuiet(side, quietMs(60_000));
         await run(
           sc,
           on,
           (r) => groupScenario(sc as "fanout" | "latency", ircRoom(server!), s, senders, r),
-          () => waitQuiet(side, 60_000),
+          () => waitQuiet(side, quietMs(60_000)),
         );
         done++;
       }
@@ -2096,7 +2115,7 @@ async function main(args: string[]): Promise<number> {
               : sc === "100k"
               ? fleetScenario(pin, s, r, processes)
               : roomsScenario(pin, s, r, processes, sc === "scaling"),
-          () => waitQuiet(null, 60_000),
+          () => waitQuiet(null, quietMs(60_000)),
         );
       }
     }
@@ -2105,7 +2124,7 @@ async function main(args: string[]): Promise<number> {
         "paste",
         { server: "imchat", store: null },
         (r) => pasteScenario(s, r),
-        () => waitQuiet(null, 60_000),
+        () => waitQuiet(null, quietMs(60_000)),
       );
     }
     if (peer) {
