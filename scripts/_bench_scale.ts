@@ -467,6 +467,8 @@ export interface FleetOut {
   resumesPerSByInterval: number[];
   connectMeasure: Measure;
   sessionsPerWorker: number[];
+  /** Logged-in sessions when the memory was read (the divisor of `kibPerConnection`). */
+  sessionsAtMeasure: number;
   rssKiB: { serverBefore: number; redisBefore: number; serverIdle: number; redisIdle: number };
   kibPerConnection: { total: number; delta: number; serverOnly: number; redisOnly: number };
   /** Per message: deliveries, and ms from send to the last and to the median delivery. */
@@ -571,6 +573,8 @@ export async function hundredThousand(
     }
     const deliveryMeasure = deliveryMeter.stop();
     const total = idle.server + idle.redis;
+    const perWorker = sessionsPerWorker(metricsText);
+    const sessions = perWorker.reduce((a, b) => a + b, 0) || done;
     return {
       users: o.users,
       connected: done,
@@ -581,7 +585,8 @@ export async function hundredThousand(
       resumesPerS: Math.round(done / connectS),
       resumesPerSByInterval: byInterval,
       connectMeasure,
-      sessionsPerWorker: sessionsPerWorker(metricsText),
+      sessionsPerWorker: perWorker,
+      sessionsAtMeasure: sessions,
       rssKiB: {
         serverBefore: before.server,
         redisBefore: before.redis,
@@ -589,10 +594,10 @@ export async function hundredThousand(
         redisIdle: idle.redis,
       },
       kibPerConnection: {
-        total: round(total / Math.max(1, done), 2),
-        delta: round((total - before.server - before.redis) / Math.max(1, done), 2),
-        serverOnly: round((idle.server - before.server) / Math.max(1, done), 2),
-        redisOnly: round((idle.redis - before.redis) / Math.max(1, done), 2),
+        total: round(total / Math.max(1, sessions), 2),
+        delta: round((total - before.server - before.redis) / Math.max(1, sessions), 2),
+        serverOnly: round((idle.server - before.server) / Math.max(1, sessions), 2),
+        redisOnly: round((idle.redis - before.redis) / Math.max(1, sessions), 2),
       },
       deliveries,
       deliveryMeasure,

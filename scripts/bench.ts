@@ -1199,6 +1199,14 @@ async function onScaleServer<T>(
   try {
     return await body(server);
   } finally {
+    const events = server.node.logEvents;
+    if (Object.keys(events).length > 0) {
+      progress(`${o.tag}: server warn/error log events: ${JSON.stringify(events)}`);
+      for (const line of server.node.tail.slice(-5)) {
+        progress(`${o.tag}: server log: ${line.slice(0, 300)}`);
+      }
+    }
+    processes.push({ role: `log events of ${server.node.nodeId}`, events: { ...events } });
     await server.stop();
     progress(`${o.tag}: stopped server pid ${server.node.pid} and redis ${server.redis.pids}`);
   }
@@ -1523,7 +1531,7 @@ async function fleetScenario(
   const rows: [string, string][] = [
     ["connected / failed", `${fmt(o.connected)} / ${fmt(o.failed)} ${JSON.stringify(o.errors)}`],
     ["closed after login, by reason", JSON.stringify(o.closedAfterLogin)],
-    ["sessions per worker", o.sessionsPerWorker.join(", ")],
+    ["sessions per worker (when the memory was read)", o.sessionsPerWorker.join(", ")],
     ["time to connect all (hello + resume)", `${fmt(o.connectS, 1)} s`],
     ["resumes/s (whole run)", fmt(o.resumesPerS)],
     ["resumes/s by 5-s interval", o.resumesPerSByInterval.join(", ")],
@@ -1543,7 +1551,10 @@ async function fleetScenario(
       "redis RSS before / idle",
       `${fmt(o.rssKiB.redisBefore / 1024, 1)} / ${fmt(o.rssKiB.redisIdle / 1024, 1)} MiB`,
     ],
-    ["total RSS per connection (workers + redis)", `${fmt(k.total, 2)} KiB`],
+    [
+      `total RSS per logged-in session (workers + redis, ${fmt(o.sessionsAtMeasure)} sessions)`,
+      `${fmt(k.total, 2)} KiB`,
+    ],
     ["growth per connection (workers + redis)", `${fmt(k.delta, 2)} KiB`],
     [
       "growth per connection: workers / redis",
