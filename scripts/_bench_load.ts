@@ -53,6 +53,12 @@ import {
 /** The room of the fan-out scenarios: the lobby every registered account is in. */
 export const LOBBY = "lobby";
 
+/**
+ * Longest wait for one registration or password login during account setup: every one costs
+ * an scrypt hash, and on a loaded machine eight at once take a while.
+ */
+const SETUP_TIMEOUT_MS = 90_000;
+
 /** Password of every benchmark account. */
 export const PASSWORD = "bench-password-1";
 /** The server's per-connection queue for the bench: headroom above the 1 MiB default. */
@@ -301,7 +307,7 @@ export async function setupAccounts(
             if (!(error instanceof ReplyError && error.code === "NAME_TAKEN")) throw error;
           })
         ),
-        20_000,
+        SETUP_TIMEOUT_MS,
         "register",
       );
     } finally {
@@ -310,7 +316,7 @@ export async function setupAccounts(
     if (i >= withToken.length) return;
     const login = await BenchConn.open({ host: "127.0.0.1", port: node.port, bufferBytes: 16384 });
     try {
-      tokens.set(name, await helloLogin(login, name, PASSWORD, 20_000));
+      tokens.set(name, await helloLogin(login, name, PASSWORD, SETUP_TIMEOUT_MS));
     } finally {
       login.close();
     }
