@@ -29,6 +29,7 @@ export async function main(args: string[]): Promise<number> {
       (name) => Deno.env.get(name),
       Deno.hostname(),
       navigator.hardwareConcurrency,
+      Deno.pid,
     );
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
@@ -101,7 +102,7 @@ function hashWorkerCommand(): string[] {
   const exec = Deno.execPath();
   if (compiled()) return [exec];
   const worker = new URL("./lib/auth/hash_worker.ts", import.meta.url).pathname;
-  return [exec, "run", "--no-prompt", "--no-config", worker];
+  return [exec, "run", "--quiet", "--no-prompt", "--no-config", worker];
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -393,6 +393,7 @@ export async function spawnServer(options: NodeOptions): Promise<ServerNode> {
   const port = freePort();
   const args = [
     "run",
+    "--quiet",
     "--allow-all",
     ...serverDenoFlags,
     SERVER_TS,
@@ -400,8 +401,14 @@ export async function spawnServer(options: NodeOptions): Promise<ServerNode> {
     host,
     "--port",
     String(port),
+    "--no-http",
     "--rate",
     "0",
+    // Every simulated user registers from this one machine.
+    "--register-address-limit",
+    "1000000",
+    "--register-limit",
+    "1000000",
     "--log-level",
     "warn",
     "--node-id",

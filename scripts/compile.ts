@@ -14,6 +14,8 @@ export const BINARIES = [
   {
     name: "imchat-server",
     entry: "server.ts",
+    /** The web client, built by `deno task build:web`, is served from inside the executable. */
+    include: ["dist/web"],
     permissions: [
       "--allow-net",
       "--allow-read",
@@ -26,6 +28,7 @@ export const BINARIES = [
   {
     name: "imchat-client",
     entry: "client.ts",
+    include: [],
     // --allow-write: the input history and settings in the state directory.
     permissions: ["--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-sys"],
   },
@@ -39,10 +42,12 @@ export function compileArgs(
 ): string[] {
   return [
     "compile",
+    "--quiet",
     "--unstable-kv",
     "--unstable-net",
     ...binary.permissions,
     ...(target ? ["--target", target] : []),
+    ...binary.include.flatMap((path) => ["--include", path]),
     "--output",
     `${outDir}/${binary.name}`,
     binary.entry,

@@ -19,6 +19,17 @@ export type Backend = { kind: "kv" } | { kind: "redis"; url: string };
 
 let prefixCounter = 0;
 
+/**
+ * Every test user registers from 127.0.0.1: registration limits are lifted unless a test
+ * sets its own (later flags win).
+ */
+export const OPEN_REGISTRATION = [
+  "--register-address-limit",
+  "1000000",
+  "--register-limit",
+  "1000000",
+];
+
 /** Flags selecting the backend; each Redis server gets a fresh key prefix. */
 export function backendArgs(backend: Backend, kvPath = ":memory:"): string[] {
   return backend.kind === "kv"
@@ -56,7 +67,17 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const storeArgs = backendArgs(backend, options.kvPath);
   if (options.redisPrefix && backend.kind === "redis") storeArgs[3] = options.redisPrefix;
-  const args = ["--host", "127.0.0.1", "--port", "0", ...storeArgs, ...extra];
+  const args = [
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--http-port",
+    "0",
+    ...storeArgs,
+    ...OPEN_REGISTRATION,
+    ...extra,
+  ];
   const config = parseServerConfig(args, () => undefined, "test");
   const logs: string[] = [];
   const log: Logger = createLogger("debug", (line) => logs.push(line));
@@ -105,6 +126,25 @@ export async function userOn(port: number, name: string, register = true): Promi
   return c;
 }
 
+/** Waits until the server has logged a line that passes `match`, or fails after `ms`. */
+export async function waitForLog(
+  server: TestServer,
+  match: (entry: Record<string, unknown>) => boolean,
+  what: string,
+  ms = 5000,
+): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + ms;
+  let seen = 0;
+  for (;;) {
+    for (; seen < server.logs.length; seen++) {
+      const entry = JSON.parse(server.logs[seen]);
+      if (match(entry)) return entry;
+    }
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for the log to show ${what}`);
+    await sleep(10);
+  }
+}
+
 /** Resolves after `ms`. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -113,6 +153,8 @@ export function sleep(ms: number): Promise<void> {
 /** A server running as its own process (`server.ts`), for restart and signal tests. */
 export interface ServerProcess extends AsyncDisposable {
   port: number;
+  /** The port of its HTTP listener (the last one a process reported). */
+  readonly httpPort: number | undefined;
   process: Deno.ChildProcess;
   /** Log lines so far. */
   lines: string[];
@@ -125,16 +167,19 @@ export interface ServerProcess extends AsyncDisposable {
  * the supervisor says every worker listens).
  */
 export async function spawnServer(args: string[]): Promise<ServerProcess> {
-  const workers = args.includes("--workers") && Number(args[args.indexOf("--workers") + 1]) > 1;
+  const workers = args.includes("--workers") && Number(args[args.lastIndexOf("--workers") + 1]) > 1;
   const readyEvent = workers ? "supervisor_ready" : "listening";
   const process = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "-q",
+      "--quiet",
       ...SERVER_PERMISSIONS,
       new URL("../server.ts", import.meta.url).pathname,
       "--host",
       "127.0.0.1",
+      "--http-port",
+      "0",
+      ...OPEN_REGISTRATION,
       ...args,
     ],
     stdin: "null",
@@ -142,6 +187,7 @@ export async function spawnServer(args: string[]): Promise<ServerProcess> {
     stderr: "piped",
   }).spawn();
   const lines: string[] = [];
+  let httpPort: number | undefined;
   const listening = Promise.withResolvers<number>();
   const reading = (async () => {
     let rest = "";
@@ -154,6 +200,7 @@ export async function spawnServer(args: string[]): Promise<ServerProcess> {
         try {
           const entry = JSON.parse(line);
           if (entry.event === readyEvent) listening.resolve(entry.port);
+          if (entry.event === "http_listening") httpPort = entry.port;
         } catch {
           // not a log line
         }
@@ -182,6 +229,9 @@ export async function spawnServer(args: string[]): Promise<ServerProcess> {
   }
   return {
     port,
+    get httpPort() {
+      return httpPort;
+    },
     process,
     lines,
     stop,
@@ -217,8 +267,8 @@ export async function rawConnect(port: number): Promise<RawConn> {
   return new RawConn(await Deno.connect({ hostname: "127.0.0.1", port }));
 }
 
-/** A bare connection that sends bytes and reads decoded frames. */
-export class RawConn {
+/** A bare connection that sends bytes and reads decoded frames; `using` closes it. */
+export class RawConn implements Disposable {
   readonly conn: Deno.TcpConn;
   #buffer = new Uint8Array(0);
 
@@ -266,5 +316,9 @@ export class RawConn {
     } catch {
       // already closed
     }
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
   }
 }

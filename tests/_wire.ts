@@ -46,7 +46,7 @@ export class WireClosed extends Error {
  * ```
  */
 export class Wire {
-  readonly conn: Deno.TcpConn;
+  readonly conn: Deno.Conn;
   readonly events: WireEvent[] = [];
   hello!: HelloResult;
   #nextId = 1;
@@ -55,14 +55,19 @@ export class Wire {
   #open = true;
   readonly closed: Promise<void>;
 
-  private constructor(conn: Deno.TcpConn) {
+  private constructor(conn: Deno.Conn) {
     this.conn = conn;
     this.closed = this.#read();
   }
 
   /** Connects and says hello (unless `hello` is false). */
   static async open(port: number, hello = true, host = "127.0.0.1"): Promise<Wire> {
-    const wire = new Wire(await Deno.connect({ hostname: host, port }));
+    return await Wire.over(await Deno.connect({ hostname: host, port }), hello);
+  }
+
+  /** Speaks the protocol over a connection already open (TLS, say); says hello unless not. */
+  static async over(conn: Deno.Conn, hello = true): Promise<Wire> {
+    const wire = new Wire(conn);
     if (hello) {
       wire.hello = await wire.request("hello", { protocol: PROTOCOL_VERSION, client: "test" });
     }

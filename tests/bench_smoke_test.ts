@@ -14,7 +14,7 @@ async function bench(args: string[], timeoutMs: number): Promise<Record<string, 
   const out = await Deno.makeTempFile({ prefix: "imchat-bench-", suffix: ".json" });
   try {
     const run = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", BENCH, ...args, "--out", out],
+      args: ["run", "--quiet", "--allow-all", BENCH, ...args, "--out", out],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -39,7 +39,7 @@ Deno.test("the client resumes after a server restart: what it missed, once, and 
   const start = () =>
     startServer(
       parseServerConfig(
-        ["--host", "127.0.0.1", "--port", String(port), "--kv", `${dir}/c.kv`],
+        ["--host", "127.0.0.1", "--port", String(port), "--no-http", "--kv", `${dir}/c.kv`],
         () => undefined,
         "test",
       ),

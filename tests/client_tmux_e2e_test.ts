@@ -259,7 +259,7 @@ Deno.test("tmux: a server restart: the status bar counts down, a message typed m
   const start = () =>
     startServer(
       parseServerConfig(
-        ["--host", "127.0.0.1", "--port", String(port), "--kv", `${dir}/c.kv`],
+        ["--host", "127.0.0.1", "--port", String(port), "--no-http", "--kv", `${dir}/c.kv`],
         () => undefined,
         "test",
       ),

@@ -1,5 +1,5 @@
 import { equal, ok } from "node:assert/strict";
-import { TestClient } from "./_harness.ts";
+import { Wire } from "./_wire.ts";
 
 const denort = Deno.env.get("DENORT_BIN");
 if (!denort) {
@@ -39,15 +39,15 @@ Deno.test({
         const match = text.match(/"event":"listening".*?"port":(\d+)/);
         if (match) port = Number(match[1]);
       }
-      const client = await TestClient.open(port);
-      const reg = await client.conn.request("register", {
+      const client = await Wire.open(port);
+      const reg = await client.request("register", {
         name: "alice",
         password: "password1",
         nickname: "A",
       });
       equal(reg.user.name, "alice");
       client.close();
-      await client.conn.closed;
+      await client.closed;
       const help = await new Deno.Command(`${root}dist/imchat-client`, { args: ["--help"] })
         .output();
       equal(help.code, 0);

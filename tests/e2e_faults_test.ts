@@ -14,36 +14,8 @@ import assert from "node:assert/strict";
 import type { UserInfo } from "../lib/protocol/messages.ts";
 import { spawnServer } from "./_harness.ts";
 import { startRedis, startRelay } from "./_redis.ts";
+import { loggedIn, redisNode } from "./_nodes.ts";
 import { Wire } from "./_wire.ts";
-
-function nodeArgs(url: string, id: string): string[] {
-  return [
-    "--port",
-    "0",
-    "--redis",
-    url,
-    "--redis-prefix",
-    "faults:",
-    "--node-id",
-    id,
-    "--node-ttl",
-    "2",
-    "--hash-workers",
-    "0",
-    "--workers",
-    "1",
-  ];
-}
-
-async function user(port: number, name: string, register = true): Promise<Wire> {
-  const wire = await Wire.open(port);
-  if (register) {
-    await wire.request("register", { name, password: "password1", nickname: name.toUpperCase() });
-  }
-  await wire.request("login", { name, password: "password1" });
-  await wire.next("backlog");
-  return wire;
-}
 
 /** The online users of the latest complete roster (since the `from`th event). */
 function lastRoster(wire: Wire, from: number): string[] | null {
@@ -58,7 +30,10 @@ function lastRoster(wire: Wire, from: number): string[] | null {
   }
   if (end < 0) return null;
   let start = end;
-  while (start > 0 && events[start - 1].type === "roster" && !(events[start - 1] as { done: boolean }).done) {
+  while (
+    start > 0 && events[start - 1].type === "roster" &&
+    !(events[start - 1] as { done: boolean }).done
+  ) {
     start--;
   }
   const users: UserInfo[] = [];
@@ -69,14 +44,20 @@ function lastRoster(wire: Wire, from: number): string[] | null {
 Deno.test("fault: a node whose Redis link was cut gets exact presence and every acknowledged message back", async () => {
   await using redis = await startRedis();
   await using relay = await startRelay(redis.port);
-  await using one = await spawnServer(nodeArgs(redis.url, "node-1"));
-  await using two = await spawnServer(nodeArgs(relay.url, "node-2"));
-  await using three = await spawnServer(nodeArgs(redis.url, "node-3"));
-  const bob = await user(two.port, "bob");
-  const carol = await user(one.port, "carol");
-  const erin = await user(three.port, "erin");
+  await using one = await spawnServer(
+    redisNode(redis.url, "node-1", "faults:", ["--node-ttl", "2"]),
+  );
+  await using two = await spawnServer(
+    redisNode(relay.url, "node-2", "faults:", ["--node-ttl", "2"]),
+  );
+  await using three = await spawnServer(
+    redisNode(redis.url, "node-3", "faults:", ["--node-ttl", "2"]),
+  );
+  const bob = await loggedIn(two.port, "bob");
+  const carol = await loggedIn(one.port, "carol");
+  const erin = await loggedIn(three.port, "erin");
   // dave exists but is offline.
-  const dave0 = await user(one.port, "dave");
+  const dave0 = await loggedIn(one.port, "dave");
   await dave0.request("logout", {});
   dave0.close();
   await bob.next("presence", (e) => e.user.name === "erin" && e.online);
@@ -85,16 +66,20 @@ Deno.test("fault: a node whose Redis link was cut gets exact presence and every 
     await relay.cut();
     // Meanwhile on the other nodes: carol leaves, dave comes, erin writes bob privately.
     await carol.request("logout", {});
-    const dave = await user(one.port, "dave", false);
+    const dave = await loggedIn(one.port, "dave", false);
     const sent = await erin.request("send", { to: "bob", text: "during the cut", key: "cut-1" });
     assert.equal(sent.stream, "@erin");
     relay.restore();
     // Bob's node learns it may have missed events: it sends him a fresh roster.
     const deadline = Date.now() + 20_000;
-    await bob.waitFor(() => {
-      const roster = lastRoster(bob, before);
-      return roster !== null && roster.join() === "dave,erin";
-    }, "an exact roster after the link came back", deadline - Date.now());
+    await bob.waitFor(
+      () => {
+        const roster = lastRoster(bob, before);
+        return roster !== null && roster.join() === "dave,erin";
+      },
+      "an exact roster after the link came back",
+      deadline - Date.now(),
+    );
     assert.deepEqual(lastRoster(bob, before), ["dave", "erin"]);
     const got = await bob.next("message", (e) => e.msg.text === "during the cut", 20_000);
     assert.equal(got.msg.stream, "@bob");
@@ -111,10 +96,14 @@ Deno.test("fault: a node whose Redis link was cut gets exact presence and every 
 
 Deno.test("fault: private messages acknowledged while a node was stalled past its TTL all arrive, in order", async () => {
   await using redis = await startRedis();
-  await using one = await spawnServer(nodeArgs(redis.url, "node-1"));
-  await using two = await spawnServer(nodeArgs(redis.url, "node-2"));
-  const alice = await user(one.port, "alice");
-  const bob = await user(two.port, "bob");
+  await using one = await spawnServer(
+    redisNode(redis.url, "node-1", "faults:", ["--node-ttl", "2"]),
+  );
+  await using two = await spawnServer(
+    redisNode(redis.url, "node-2", "faults:", ["--node-ttl", "2"]),
+  );
+  const alice = await loggedIn(one.port, "alice");
+  const bob = await loggedIn(two.port, "bob");
   try {
     await alice.next("presence", (e) => e.user.name === "bob" && e.online);
     await bob.request("send", { to: "alice", text: "before" });
@@ -146,7 +135,7 @@ Deno.test("fault: private messages acknowledged while a node was stalled past it
     await bob.send({ type: "ack", stream: "@bob", upTo: seqs.at(-1)! });
     bob.close();
     await alice.next("presence", (e) => e.user.name === "bob" && !e.online, 15_000);
-    const again = await user(two.port, "bob", false);
+    const again = await loggedIn(two.port, "bob", false);
     const login = again.events.find((e) => e.type === "rooms");
     assert.ok(login);
     assert.equal(again.messages("@bob").length, 0);

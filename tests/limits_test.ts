@@ -1,5 +1,6 @@
-import { equal, ok } from "node:assert/strict";
-import { LoginThrottle, Strikes, TokenBucket } from "../lib/server/limits.ts";
+import { deepStrictEqual, equal, ok } from "node:assert/strict";
+import { LoginThrottle, RegistrationThrottle, Strikes, TokenBucket } from "../lib/server/limits.ts";
+import { LoginGuard, TRUST_MS } from "../lib/server/login_guard.ts";
 
 Deno.test("token bucket allows the burst, then the rate", () => {
   const bucket = new TokenBucket(10, 3, 0);
@@ -46,4 +47,82 @@ Deno.test("login throttle remembers a bounded number of keys", () => {
   throttle.fail(["c"], 0);
   equal(throttle.retryAfter(["a"], 1), 0, "oldest key forgotten");
   ok(throttle.retryAfter(["c"], 1) > 0);
+});
+
+const POLICY = { pairLimit: 3, addressLimit: 100, accountLimit: 5, windowMs: 300_000 };
+
+Deno.test("login guard: wrong passwords lock the account only from that address", () => {
+  const guard = new LoginGuard(POLICY);
+  for (let t = 0; t < 3; t++) {
+    equal(guard.admitLogin("alice", "198.51.100.1", t), 0);
+    guard.loginFailed("alice", "198.51.100.1", t);
+  }
+  equal(guard.admitLogin("alice", "198.51.100.1", 3), 300, "this pair waits for the window");
+  equal(guard.admitLogin("alice", "198.51.100.2", 3), 0, "the account is not locked");
+  equal(guard.admitLogin("bob", "198.51.100.1", 3), 0, "nor is the address");
+  equal(guard.admitLogin("alice", "198.51.100.1", 300_000), 0, "the window passed");
+});
+
+Deno.test("login guard: an attacked account is slowed for new addresses, never for its own", () => {
+  const guard = new LoginGuard(POLICY);
+  guard.succeeded("alice", "192.0.2.7", 0); // the user's own address
+  let now = 1000;
+  // An attacker with many addresses, each below the pair limit.
+  for (let i = 0; i < 5; i++) {
+    equal(guard.admitLogin("alice", `203.0.113.${i}`, now), 0);
+    guard.loginFailed("alice", `203.0.113.${i}`, now);
+  }
+  // Slowed: one attempt from new addresses at a time, the interval doubling per failure.
+  equal(guard.admitLogin("alice", "203.0.113.100", now), 0, "one attempt goes ahead");
+  guard.loginFailed("alice", "203.0.113.100", now);
+  equal(guard.admitLogin("alice", "203.0.113.101", now), 1, "the next waits 1 s");
+  now += 1000;
+  equal(guard.admitLogin("alice", "203.0.113.101", now), 0);
+  guard.loginFailed("alice", "203.0.113.101", now);
+  equal(guard.admitLogin("alice", "203.0.113.102", now), 2, "then 2 s");
+  for (let i = 0; i < 20; i++) guard.loginFailed("alice", `203.0.113.${150 + i}`, now);
+  now += 2000;
+  equal(guard.admitLogin("alice", "203.0.113.103", now), 0);
+  equal(guard.admitLogin("alice", "203.0.113.104", now), 60, "at most a minute apart");
+  // Meanwhile the user logs in from their own address at once, every time.
+  for (let i = 0; i < 3; i++) equal(guard.admitLogin("alice", "192.0.2.7", now + i), 0);
+  // Other accounts are not affected.
+  equal(guard.admitLogin("bob", "203.0.113.104", now), 0);
+  // Once the failures leave the window, new addresses are no longer slowed.
+  equal(guard.admitLogin("alice", "203.0.113.104", now + 300_000), 0);
+  equal(guard.admitLogin("alice", "203.0.113.105", now + 300_000), 0);
+});
+
+Deno.test("login guard: the per-address limit counts every kind of failure", () => {
+  const guard = new LoginGuard({ ...POLICY, addressLimit: 4 });
+  guard.addressFailed("198.51.100.9", 0); // unknown user
+  guard.addressFailed("198.51.100.9", 0); // invalid token
+  guard.loginFailed("alice", "198.51.100.9", 0);
+  equal(guard.admitResume("198.51.100.9", 0), 0);
+  guard.loginFailed("bob", "198.51.100.9", 0);
+  equal(guard.admitResume("198.51.100.9", 0), 300);
+  equal(guard.admitLogin("carol", "198.51.100.9", 0), 300);
+  equal(guard.admitLogin("carol", "198.51.100.10", 0), 0);
+});
+
+Deno.test("login guard: a success clears its pair and trust expires", () => {
+  const guard = new LoginGuard(POLICY);
+  for (let i = 0; i < 3; i++) guard.loginFailed("alice", "192.0.2.7", 0);
+  guard.succeeded("alice", "192.0.2.7", 0);
+  equal(guard.admitLogin("alice", "192.0.2.7", 1), 0, "a resume from there cleared the pair");
+  const late = TRUST_MS - 10;
+  for (let i = 0; i < 5; i++) guard.loginFailed("alice", `203.0.113.${i}`, late);
+  equal(guard.admitLogin("alice", "192.0.2.7", late), 0, "slowed: trusted takes no turn");
+  equal(guard.admitLogin("alice", "203.0.113.50", late), 0);
+  equal(guard.admitLogin("alice", "192.0.2.7", TRUST_MS + 1), 1, "trust has expired");
+});
+
+Deno.test("registration throttle: per address and for the whole node", () => {
+  const throttle = new RegistrationThrottle({ perAddress: 2, overall: 3, windowMs: 3_600_000 });
+  deepStrictEqual(throttle.admit("198.51.100.1", 0), { wait: 0 });
+  deepStrictEqual(throttle.admit("198.51.100.1", 1000), { wait: 0 });
+  deepStrictEqual(throttle.admit("198.51.100.1", 2000), { wait: 3598, limit: "address" });
+  deepStrictEqual(throttle.admit("198.51.100.2", 2000), { wait: 0 });
+  deepStrictEqual(throttle.admit("198.51.100.3", 2000), { wait: 3598, limit: "overall" });
+  deepStrictEqual(throttle.admit("198.51.100.3", 3_600_000), { wait: 0 }, "the first left");
 });

@@ -50,7 +50,7 @@ Deno.test("worker processes hash at idle priority and stop with the hasher", asy
   const worker = new URL("../lib/auth/hash_worker.ts", import.meta.url).pathname;
   const hasher = await ProcessHasher.start(
     2,
-    [Deno.execPath(), "run", "--no-prompt", "--no-config", worker],
+    [Deno.execPath(), "run", "--quiet", "--no-prompt", "--no-config", worker],
     10,
   );
   try {
@@ -87,10 +87,35 @@ Deno.test("worker processes hash at idle priority and stop with the hasher", asy
         Deno.kill(Number(entry.name), "SIGKILL");
       }
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
     ok(await hasher.verify("password1", stored), "verified by a replacement worker");
   } finally {
     await hasher.close();
   }
   await rejects(hasher.hash("x"), /closed/);
+});
+
+Deno.test("worker processes are given only jobs still wanted, one at a time", async () => {
+  const worker = new URL("../lib/auth/hash_worker.ts", import.meta.url).pathname;
+  const hasher = await ProcessHasher.start(
+    1,
+    [Deno.execPath(), "run", "--quiet", "--no-prompt", "--no-config", worker],
+    10,
+  );
+  try {
+    const stored = await hasher.hash("password1");
+    const gone = new AbortController();
+    const first = hasher.verify("password1", stored);
+    const dropped = hasher.verify("password1", stored, { signal: gone.signal });
+    const reason = new Error("connection closed");
+    gone.abort(reason);
+    await rejects(dropped, (error) => error === reason);
+    ok(await first);
+    await rejects(
+      hasher.verify("password1", stored, { deadline: Date.now() }),
+      HasherBusyError,
+      "cannot finish by a deadline that has come",
+    );
+  } finally {
+    await hasher.close();
+  }
 });

@@ -11,41 +11,15 @@
 import assert from "node:assert/strict";
 import { spawnServer } from "./_harness.ts";
 import { freePort, startRedis } from "./_redis.ts";
+import { loggedIn, redisNode } from "./_nodes.ts";
 import { Wire } from "./_wire.ts";
-
-function nodeArgs(url: string, id: string): string[] {
-  return [
-    "--port",
-    "0",
-    "--redis",
-    url,
-    "--redis-prefix",
-    "e2e:",
-    "--node-id",
-    id,
-    "--node-ttl",
-    "2",
-    "--hash-workers",
-    "0",
-    "--workers",
-    "1",
-  ];
-}
-
-async function login(port: number, name: string): Promise<Wire> {
-  const wire = await Wire.open(port);
-  await wire.request("register", { name, password: "password1", nickname: name.toUpperCase() });
-  await wire.request("login", { name, password: "password1" });
-  await wire.next("backlog");
-  return wire;
-}
 
 Deno.test("redis store: two server nodes on one Redis act as one server", async () => {
   await using redis = await startRedis();
-  await using a = await spawnServer(nodeArgs(redis.url, "node-a"));
-  await using b = await spawnServer(nodeArgs(redis.url, "node-b"));
-  const alice = await login(a.port, "alice");
-  const bob = await login(b.port, "bob");
+  await using a = await spawnServer(redisNode(redis.url, "node-a", "e2e:", ["--node-ttl", "2"]));
+  await using b = await spawnServer(redisNode(redis.url, "node-b", "e2e:", ["--node-ttl", "2"]));
+  const alice = await loggedIn(a.port, "alice");
+  const bob = await loggedIn(b.port, "bob");
   try {
     await alice.next("presence", (e) => e.user.name === "bob" && e.online);
     await alice.request("send", { room: "lobby", text: "hello from a", key: "k1" });
@@ -65,10 +39,10 @@ Deno.test("redis store: two server nodes on one Redis act as one server", async 
 
 Deno.test("redis store: a private message to a user on a stalled node is delivered after it", async () => {
   await using redis = await startRedis();
-  await using a = await spawnServer(nodeArgs(redis.url, "node-a"));
-  await using b = await spawnServer(nodeArgs(redis.url, "node-b"));
-  const alice = await login(a.port, "alice");
-  const bob = await login(b.port, "bob");
+  await using a = await spawnServer(redisNode(redis.url, "node-a", "e2e:", ["--node-ttl", "2"]));
+  await using b = await spawnServer(redisNode(redis.url, "node-b", "e2e:", ["--node-ttl", "2"]));
+  const alice = await loggedIn(a.port, "alice");
+  const bob = await loggedIn(b.port, "bob");
   try {
     await alice.next("presence", (e) => e.user.name === "bob" && e.online);
     b.process.kill("SIGSTOP");
@@ -93,7 +67,8 @@ Deno.test("redis store: --workers 2; a killed worker's users resume", async () =
   await using redis = await startRedis();
   const port = freePort();
   await using node = await spawnServer([
-    ...nodeArgs(redis.url, "node").slice(2, -2),
+    // Later flags win: this node listens on a known port with two workers.
+    ...redisNode(redis.url, "node", "e2e:", ["--node-ttl", "2"]),
     "--port",
     String(port),
     "--workers",

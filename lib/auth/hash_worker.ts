@@ -11,7 +11,8 @@
  * @module
  */
 
-import { HasherBusyError, hashPassword, type PasswordHasher, verifyPassword } from "./password.ts";
+import { HashQueue, type JobLimits } from "./hash_queue.ts";
+import { hashPassword, type PasswordHasher, verifyPassword } from "./password.ts";
 
 interface Job {
   id: number;
@@ -54,39 +55,48 @@ interface Worker {
 }
 
 /**
- * A {@linkcode PasswordHasher} backed by low-priority worker processes, each hashing one
- * password at a time.
+ * A {@linkcode PasswordHasher} backed by low-priority worker processes. Jobs wait in one
+ * queue in this process (see {@linkcode HashQueue}) and each worker is given the next job
+ * only when it is free, so a dropped job is never sent and a slow worker holds no queue of
+ * its own.
  */
 export class ProcessHasher implements PasswordHasher {
   readonly #workers: Worker[];
   readonly #command: string[];
-  readonly #maxQueue: number;
+  readonly #queue: HashQueue;
   #nextId = 1;
   #closed = false;
 
-  private constructor(workers: Worker[], command: string[], maxQueue: number) {
+  private constructor(workers: Worker[], command: string[], queue: HashQueue) {
     this.#workers = workers;
     this.#command = command;
-    this.#maxQueue = maxQueue;
+    this.#queue = queue;
   }
 
   /**
    * Starts `count` workers with `command` (the server's own command line, to which
-   * `--hash-worker` is appended). Rejects when they cannot be started.
+   * `--hash-worker` is appended); at most `maxQueue` jobs wait; deadlines are on `now`.
+   * Rejects when the workers cannot be started.
    */
-  static async start(count: number, command: string[], maxQueue: number): Promise<ProcessHasher> {
+  static async start(
+    count: number,
+    command: string[],
+    maxQueue: number,
+    now: () => number = Date.now,
+  ): Promise<ProcessHasher> {
+    const queue = () => new HashQueue({ concurrency: count, maxQueue, now });
     try {
-      return await ProcessHasher.#start(count, ["chrt", "--idle", "0", ...command], maxQueue);
+      return await ProcessHasher.#start(count, ["chrt", "--idle", "0", ...command], queue());
     } catch {
-      return await ProcessHasher.#start(count, ["nice", "-n", "19", ...command], maxQueue);
+      return await ProcessHasher.#start(count, ["nice", "-n", "19", ...command], queue());
     }
   }
 
-  static async #start(count: number, command: string[], maxQueue: number): Promise<ProcessHasher> {
+  static async #start(count: number, command: string[], queue: HashQueue): Promise<ProcessHasher> {
     const workers: Worker[] = [];
     try {
       for (let i = 0; i < count; i++) workers.push(startWorker(command));
-      const hasher = new ProcessHasher(workers, command, maxQueue);
+      const hasher = new ProcessHasher(workers, command, queue);
       // Proves the workers run before the server relies on them.
       await Promise.all(workers.map((w) => hasher.#call(w, "verify", "x", "invalid")));
       return hasher;
@@ -96,37 +106,50 @@ export class ProcessHasher implements PasswordHasher {
     }
   }
 
-  hash(password: string): Promise<string> {
-    return this.#submit("hash", password) as Promise<string>;
+  /** Hashes with a fresh salt in a worker, within `limits`. */
+  hash(password: string, limits?: JobLimits): Promise<string> {
+    return this.#queue.run(() => this.#dispatch("hash", password), limits) as Promise<string>;
   }
 
-  verify(password: string, stored: string): Promise<boolean> {
-    return this.#submit("verify", password, stored) as Promise<boolean>;
+  /** Verifies in a worker, within `limits`. */
+  verify(password: string, stored: string, limits?: JobLimits): Promise<boolean> {
+    return this.#queue.run(
+      () => this.#dispatch("verify", password, stored),
+      limits,
+    ) as Promise<boolean>;
   }
 
-  /** Stops the workers; pending jobs fail. */
+  /** Stops the workers; waiting and running jobs fail. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#queue.close();
     for (const worker of this.#workers) stopWorker(worker);
     await Promise.allSettled(this.#workers.map((w) => w.done));
   }
 
-  #submit(op: Job["op"], password: string, stored?: string): Promise<unknown> {
-    // A worker that died (killed, crashed) is replaced before it is given work.
+  /**
+   * Gives a job to a free worker (the queue runs at most one job per worker). A worker that
+   * died is replaced first; one that died while taking the job (not yet noticed) is replaced
+   * and the job given to its replacement, once.
+   */
+  async #dispatch(
+    op: Job["op"],
+    password: string,
+    stored?: string,
+    retry = true,
+  ): Promise<unknown> {
     for (let i = 0; i < this.#workers.length; i++) {
       if (this.#workers[i].exited) this.#workers[i] = startWorker(this.#command);
     }
-    let best = this.#workers[0];
-    let queued = 0;
-    for (const worker of this.#workers) {
-      queued += worker.pending.size;
-      if (worker.pending.size < best.pending.size) best = worker;
+    const free = this.#workers.find((worker) => worker.pending.size === 0) ?? this.#workers[0];
+    try {
+      return await this.#call(free, op, password, stored);
+    } catch (error) {
+      if (!retry || this.#closed || !(error instanceof WorkerGone)) throw error;
+      free.exited = true;
+      return await this.#dispatch(op, password, stored, false);
     }
-    if (queued >= this.#maxQueue + this.#workers.length) {
-      return Promise.reject(new HasherBusyError());
-    }
-    return this.#call(best, op, password, stored);
   }
 
   #call(worker: Worker, op: Job["op"], password: string, stored?: string): Promise<unknown> {
@@ -135,11 +158,19 @@ export class ProcessHasher implements PasswordHasher {
     const job: Job = { id, op, password, ...(stored === undefined ? {} : { stored }) };
     return new Promise((resolve, reject) => {
       worker.pending.set(id, { resolve, reject });
-      worker.writer.write(new TextEncoder().encode(JSON.stringify(job) + "\n")).catch((error) => {
+      worker.writer.write(new TextEncoder().encode(JSON.stringify(job) + "\n")).catch(() => {
         worker.pending.delete(id);
-        reject(error);
+        reject(new WorkerGone());
       });
     });
+  }
+}
+
+/** The worker a job was given to has stopped. */
+class WorkerGone extends Error {
+  constructor() {
+    super("Password worker stopped");
+    this.name = "WorkerGone";
   }
 }
 
@@ -165,7 +196,7 @@ function startWorker(command: string[]): Worker {
         }
       }
     } finally {
-      for (const job of pending.values()) job.reject(new Error("Password worker stopped"));
+      for (const job of pending.values()) job.reject(new WorkerGone());
       pending.clear();
       await process.status;
     }

@@ -7,6 +7,9 @@
  */
 
 import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
+import { HashQueue, type JobLimits } from "./hash_queue.ts";
+
+export { HasherBusyError, type JobLimits } from "./hash_queue.ts";
 
 /** scrypt cost parameters. */
 export interface ScryptParams {
@@ -73,16 +76,20 @@ function fromB64(text: string): Uint8Array {
   return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 }
 
-/** Hashes and verifies passwords; rejects with {@linkcode HasherBusyError} when overloaded. */
+/**
+ * Hashes and verifies passwords within {@linkcode JobLimits}; rejects with
+ * `HasherBusyError` when overloaded or when the job cannot finish by its deadline, and with
+ * the signal's reason when the job was dropped.
+ */
 export interface PasswordHasher {
-  hash(password: string): Promise<string>;
-  verify(password: string, stored: string): Promise<boolean>;
+  hash(password: string, limits?: JobLimits): Promise<string>;
+  verify(password: string, stored: string, limits?: JobLimits): Promise<boolean>;
   close(): Promise<void>;
 }
 
 /**
  * Hashes on the runtime's thread pool with bounded concurrency: at most `concurrency` hashes
- * at once, the rest wait in a bounded queue.
+ * at once, the rest wait in a bounded queue (see {@linkcode HashQueue}).
  *
  * @example
  * ```ts
@@ -92,54 +99,32 @@ export interface PasswordHasher {
  * ```
  */
 export class ThreadHasher implements PasswordHasher {
-  readonly #concurrency: number;
-  readonly #maxQueue: number;
+  readonly #queue: HashQueue;
   readonly #params: ScryptParams;
-  #running = 0;
-  #queue: (() => void)[] = [];
 
-  constructor(concurrency: number, maxQueue: number, params: ScryptParams = DEFAULT_SCRYPT) {
-    this.#concurrency = concurrency;
-    this.#maxQueue = maxQueue;
+  constructor(
+    concurrency: number,
+    maxQueue: number,
+    params: ScryptParams = DEFAULT_SCRYPT,
+    now: () => number = Date.now,
+  ) {
+    this.#queue = new HashQueue({ concurrency, maxQueue, now });
     this.#params = params;
   }
 
-  /** Hashes within the concurrency bound; rejects with `Busy` when the queue is full. */
-  hash(password: string): Promise<string> {
-    return this.#run(() => hashPassword(password, this.#params));
+  /** Hashes with a fresh salt, within the concurrency bound and `limits`. */
+  hash(password: string, limits?: JobLimits): Promise<string> {
+    return this.#queue.run(() => hashPassword(password, this.#params), limits);
   }
 
-  /** Verifies within the concurrency bound; rejects with `Busy` when the queue is full. */
-  verify(password: string, stored: string): Promise<boolean> {
-    return this.#run(() => verifyPassword(password, stored));
+  /** Verifies within the concurrency bound and `limits`. */
+  verify(password: string, stored: string, limits?: JobLimits): Promise<boolean> {
+    return this.#queue.run(() => verifyPassword(password, stored), limits);
   }
 
-  /** Nothing to release. */
+  /** Fails the waiting jobs; running ones finish. */
   close(): Promise<void> {
+    this.#queue.close();
     return Promise.resolve();
-  }
-
-  async #run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.#running >= this.#concurrency) {
-      if (this.#queue.length >= this.#maxQueue) throw new HasherBusyError();
-      await new Promise<void>((resolve) => this.#queue.push(resolve));
-    } else {
-      this.#running++;
-    }
-    try {
-      return await task();
-    } finally {
-      const next = this.#queue.shift();
-      if (next) next();
-      else this.#running--;
-    }
-  }
-}
-
-/** Too many password operations are waiting. */
-export class HasherBusyError extends Error {
-  constructor() {
-    super("Too many logins at once");
-    this.name = "HasherBusyError";
   }
 }

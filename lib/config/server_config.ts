@@ -9,6 +9,9 @@ import { DEFAULT_MAX_FRAME } from "../protocol/frame.ts";
 import type { Retention } from "../store/contract/store.ts";
 import { type OptionSpec, parseOptions, UsageError } from "./flags.ts";
 
+/** Port of the HTTP listener when none is given. */
+export const DEFAULT_HTTP_PORT = 8080;
+
 /** Log verbosity. */
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 
@@ -59,16 +62,20 @@ export interface ServerConfig {
   /** Requests per second per session (0: unlimited) and the burst allowed. */
   rate: number;
   burst: number;
-  /** Password hashes computed at once (0: one per core) and waiting at most. */
+  /** With `hashWorkers` 0: hashes computed at once on threads (0: one per core). */
   hashConcurrency: number;
   /** Low-priority hashing processes (0: hash on in-process threads). */
   hashWorkers: number;
+  /** Hashing jobs that may wait. */
   hashQueue: number;
-  /** Failed logins allowed per account and per address within `loginWindowMs`. */
+  /** Wrong passwords allowed per account and address pair within `loginWindowMs`. */
   loginLimit: number;
+  /** Failed logins and resumes allowed per address within `loginWindowMs`. */
   addressLimit: number;
+  /** Wrong passwords per account (all addresses) before new addresses are slowed. */
+  accountLimit: number;
   loginWindowMs: number;
-  /** Port of the HTTP listener (WebSocket, web client, metrics); absent: off. */
+  /** Port of the HTTP listener (WebSocket, web client, metrics); absent: off (`--no-http`). */
   httpPort?: number;
   httpHost: string;
   /** Origins allowed to open WebSocket sessions (empty: the server's own). */
@@ -77,6 +84,12 @@ export interface ServerConfig {
   metricsOpen: boolean;
   /** Directory of the built web client. */
   webDir: string;
+  /** Registrations per address, and per node, within `registerWindowMs`. */
+  registerAddressLimit: number;
+  registerLimit: number;
+  registerWindowMs: number;
+  /** IPv6 addresses count for per-address limits by this prefix length (bits). */
+  ipv6Prefix: number;
   /** PEM files for TLS; both or neither. */
   tlsCert?: string;
   tlsKey?: string;
@@ -101,6 +114,68 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     max: 65535,
     help: "TCP port",
   },
+  {
+    flag: "http",
+    env: "IM_HTTP",
+    kind: "bool",
+    default: true,
+    help: "Run the HTTP listener (--no-http: TCP only)",
+  },
+  {
+    flag: "http-port",
+    env: "IM_HTTP_PORT",
+    kind: "int",
+    min: 0,
+    max: 65535,
+    help: "Port of the HTTP listener: WebSocket sessions (/ws), the web client (/), /metrics and " +
+      "/healthz (default 8080; 0: any free port)",
+  },
+  {
+    flag: "http-host",
+    env: "IM_HTTP_HOST",
+    kind: "string",
+    help: "Address of the HTTP listener (default: --host)",
+  },
+  {
+    flag: "metrics-port",
+    env: "IM_METRICS_PORT",
+    kind: "int",
+    min: 0,
+    max: 65535,
+    help: "Alias of --http-port",
+  },
+  {
+    flag: "metrics-host",
+    env: "IM_METRICS_HOST",
+    kind: "string",
+    help: "Alias of --http-host",
+  },
+  {
+    flag: "allowed-origin",
+    env: "IM_ALLOWED_ORIGIN",
+    kind: "string",
+    help: "Origins allowed to open WebSocket sessions, comma-separated (default: the server's own)",
+  },
+  {
+    flag: "metrics-open",
+    env: "IM_METRICS_OPEN",
+    kind: "bool",
+    default: false,
+    help: "Serve /metrics and /healthz to every client (default: loopback clients only)",
+  },
+  {
+    flag: "web-dir",
+    env: "IM_WEB_DIR",
+    kind: "string",
+    help: "Directory of the built web client (default: dist/web of the program)",
+  },
+  {
+    flag: "tls-cert",
+    env: "IM_TLS_CERT",
+    kind: "string",
+    help: "PEM certificate chain: serve over TLS",
+  },
+  { flag: "tls-key", env: "IM_TLS_KEY", kind: "string", help: "PEM private key for --tls-cert" },
   {
     flag: "kv",
     env: "IM_KV_PATH",
@@ -139,7 +214,12 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     default: "im:",
     help: "Redis key prefix",
   },
-  { flag: "node-id", env: "IM_NODE_ID", kind: "string", help: "Node id (default hostname:port)" },
+  {
+    flag: "node-id",
+    env: "IM_NODE_ID",
+    kind: "string",
+    help: "Node id (default hostname:port; hostname:0-pid with --port 0)",
+  },
   {
     flag: "node-ttl",
     env: "IM_NODE_TTL",
@@ -210,6 +290,14 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     help: "Private messages kept in each user's private stream (oldest dropped)",
   },
   {
+    flag: "dedupe-window",
+    env: "IM_DEDUPE_WINDOW",
+    kind: "int",
+    default: 600,
+    min: 1,
+    help: "Seconds a send key is remembered (a resend with it stores nothing new)",
+  },
+  {
     flag: "lobby",
     env: "IM_LOBBY",
     kind: "string",
@@ -241,20 +329,12 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     help: "Rooms a user may create per hour",
   },
   {
-    flag: "dedupe-window",
-    env: "IM_DEDUPE_WINDOW",
-    kind: "int",
-    default: 600,
-    min: 1,
-    help: "Seconds a send key is remembered (a resend with it stores nothing new)",
-  },
-  {
     flag: "token-ttl",
     env: "IM_TOKEN_TTL",
     kind: "int",
     default: 7 * 24 * 3600,
     min: 1,
-    help: "Resume token lifetime, seconds (renewed on each resume)",
+    help: "Resume token lifetime, seconds (a resume renews it once less than half is left)",
   },
   {
     flag: "login-timeout",
@@ -297,13 +377,72 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     help: "Requests a session may send at once above the rate",
   },
   {
-    flag: "hash-concurrency",
-    env: "IM_HASH_CONCURRENCY",
+    flag: "login-limit",
+    env: "IM_LOGIN_LIMIT",
     kind: "int",
-    default: 0,
-    min: 0,
-    max: 256,
-    help: "With --hash-workers 0: password hashes computed at once on threads (0: one per core)",
+    default: 5,
+    min: 1,
+    help: "Wrong passwords per account from one address within the login window before " +
+      "that account and address pair must wait",
+  },
+  {
+    flag: "address-limit",
+    env: "IM_ADDRESS_LIMIT",
+    kind: "int",
+    default: 20,
+    min: 1,
+    help: "Failed logins and resumes per remote address within the login window before it " +
+      "must wait",
+  },
+  {
+    flag: "account-limit",
+    env: "IM_ACCOUNT_LIMIT",
+    kind: "int",
+    default: 10,
+    min: 1,
+    help: "Wrong passwords per account (all addresses) within the login window before it is " +
+      "slowed for addresses it never logged in from (never locked)",
+  },
+  {
+    flag: "login-window",
+    env: "IM_LOGIN_WINDOW",
+    kind: "int",
+    default: 300,
+    min: 1,
+    help: "Seconds over which failed logins are counted",
+  },
+  {
+    flag: "ipv6-prefix",
+    env: "IM_IPV6_PREFIX",
+    kind: "int",
+    default: 64,
+    min: 1,
+    max: 128,
+    help: "Per-address limits count an IPv6 address by its network prefix of this many bits",
+  },
+  {
+    flag: "register-address-limit",
+    env: "IM_REGISTER_ADDRESS_LIMIT",
+    kind: "int",
+    default: 10,
+    min: 1,
+    help: "Registrations per remote address within the register window",
+  },
+  {
+    flag: "register-limit",
+    env: "IM_REGISTER_LIMIT",
+    kind: "int",
+    default: 1000,
+    min: 1,
+    help: "Registrations per node within the register window, all addresses together",
+  },
+  {
+    flag: "register-window",
+    env: "IM_REGISTER_WINDOW",
+    kind: "int",
+    default: 3600,
+    min: 1,
+    help: "Seconds over which registrations are counted",
   },
   {
     flag: "hash-workers",
@@ -315,6 +454,16 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
       "(default: one per CPU core)",
   },
   {
+    flag: "hash-concurrency",
+    env: "IM_HASH_CONCURRENCY",
+    kind: "int",
+    default: 0,
+    min: 0,
+    max: 256,
+    help: "Password hashes computed at once on in-process threads, only with --hash-workers 0 " +
+      "(0: one per core)",
+  },
+  {
     flag: "hash-queue",
     env: "IM_HASH_QUEUE",
     kind: "int",
@@ -322,85 +471,6 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     min: 1,
     help: "Logins and registrations waiting for hashing before more are refused (LOGIN_THROTTLED)",
   },
-  {
-    flag: "login-limit",
-    env: "IM_LOGIN_LIMIT",
-    kind: "int",
-    default: 5,
-    min: 1,
-    help: "Failed logins per account within the login window before it must wait",
-  },
-  {
-    flag: "address-limit",
-    env: "IM_ADDRESS_LIMIT",
-    kind: "int",
-    default: 20,
-    min: 1,
-    help: "Failed logins per remote address within the login window before it must wait",
-  },
-  {
-    flag: "login-window",
-    env: "IM_LOGIN_WINDOW",
-    kind: "int",
-    default: 300,
-    min: 1,
-    help: "Seconds over which failed logins are counted",
-  },
-  {
-    flag: "http-port",
-    env: "IM_HTTP_PORT",
-    kind: "int",
-    min: 0,
-    max: 65535,
-    help: "Serve WebSocket sessions (/ws), the web client (/) and /metrics, /healthz over " +
-      "HTTP on this port (default: off)",
-  },
-  {
-    flag: "http-host",
-    env: "IM_HTTP_HOST",
-    kind: "string",
-    help: "Address of the HTTP listener (default: --host)",
-  },
-  {
-    flag: "metrics-port",
-    env: "IM_METRICS_PORT",
-    kind: "int",
-    min: 0,
-    max: 65535,
-    help: "Alias of --http-port",
-  },
-  {
-    flag: "metrics-host",
-    env: "IM_METRICS_HOST",
-    kind: "string",
-    help: "Alias of --http-host",
-  },
-  {
-    flag: "allowed-origin",
-    env: "IM_ALLOWED_ORIGIN",
-    kind: "string",
-    help: "Origins allowed to open WebSocket sessions, comma-separated (default: the server's own)",
-  },
-  {
-    flag: "metrics-open",
-    env: "IM_METRICS_OPEN",
-    kind: "bool",
-    default: false,
-    help: "Serve /metrics and /healthz to every client (default: loopback clients only)",
-  },
-  {
-    flag: "web-dir",
-    env: "IM_WEB_DIR",
-    kind: "string",
-    help: "Directory of the built web client (default: dist/web of the program)",
-  },
-  {
-    flag: "tls-cert",
-    env: "IM_TLS_CERT",
-    kind: "string",
-    help: "PEM certificate chain: serve over TLS",
-  },
-  { flag: "tls-key", env: "IM_TLS_KEY", kind: "string", help: "PEM private key for --tls-cert" },
   {
     flag: "log-level",
     env: "IM_LOG_LEVEL",
@@ -427,10 +497,13 @@ export function parseServerConfig(
   env: (name: string) => string | undefined,
   hostname: string,
   cores = 1,
+  processId?: number,
 ): ServerConfig {
   const o = parseOptions(SERVER_OPTIONS, args, env);
   const port = o.port as number;
-  const nodeId = (o["node-id"] as string | undefined) ?? `${hostname}:${port}`;
+  // With port 0 (any free port) every node would be "host:0": the process id tells them apart.
+  const nodeId = (o["node-id"] as string | undefined) ??
+    (port === 0 && processId !== undefined ? `${hostname}:0-${processId}` : `${hostname}:${port}`);
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(nodeId)) {
     throw new UsageError("A node id has 1 to 64 of A-Z a-z 0-9 _ . : -");
   }
@@ -489,14 +562,21 @@ export function parseServerConfig(
     burst: o.burst as number,
     loginLimit: o["login-limit"] as number,
     addressLimit: o["address-limit"] as number,
+    accountLimit: o["account-limit"] as number,
     loginWindowMs: (o["login-window"] as number) * 1000,
-    httpPort: (o["http-port"] ?? o["metrics-port"]) as number | undefined,
+    httpPort: o.http === false
+      ? undefined
+      : (o["http-port"] ?? o["metrics-port"] ?? DEFAULT_HTTP_PORT) as number,
     httpHost: (o["http-host"] ?? o["metrics-host"] ?? o.host) as string,
     allowedOrigins: ((o["allowed-origin"] as string | undefined) ?? "").split(",")
       .map((origin) => origin.trim()).filter((origin) => origin !== ""),
     metricsOpen: o["metrics-open"] as boolean,
     webDir: (o["web-dir"] as string | undefined) ??
       new URL("../../dist/web/", import.meta.url).pathname,
+    registerAddressLimit: o["register-address-limit"] as number,
+    registerLimit: o["register-limit"] as number,
+    registerWindowMs: (o["register-window"] as number) * 1000,
+    ipv6Prefix: o["ipv6-prefix"] as number,
     tlsCert,
     tlsKey,
     logLevel: o["log-level"] as LogLevel,

@@ -305,6 +305,13 @@ export interface MembersRequest {
   after?: string;
 }
 
+/** Lists the users you most recently exchanged private messages with. */
+export interface ContactsRequest {
+  type: "contacts";
+  id: RequestId;
+  limit?: number;
+}
+
 /** Liveness check; answered with `ok`. */
 export interface PingRequest {
   type: "ping";
@@ -344,6 +351,7 @@ export type ClientMessage =
   | (RoomUserRequest & { type: "transfer" })
   | TopicRequest
   | MembersRequest
+  | ContactsRequest
   | PingRequest
   | PongNotice;
 
@@ -485,6 +493,16 @@ export interface MembersResult {
   more: boolean;
 }
 
+/** A private contact as listed by `contacts`. */
+export interface ContactInfo extends UserInfo {
+  online: boolean;
+}
+
+/** Result of `contacts`. */
+export interface ContactsResult {
+  contacts: ContactInfo[];
+}
+
 /** Maps each request type to the fields of its `ok` reply. */
 export interface ResultMap {
   hello: HelloResult;
@@ -512,6 +530,7 @@ export interface ResultMap {
   transfer: RoomInfoResult;
   topic: RoomInfoResult;
   members: MembersResult;
+  contacts: ContactsResult;
   ping: Record<string, never>;
 }
 

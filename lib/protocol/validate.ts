@@ -94,6 +94,7 @@ const SHAPES: Record<ClientType, Record<string, FieldSpec>> = {
   transfer: { id: ID, room: room(), user: user() },
   topic: { id: ID, room: room(), topic: req("string", 1024) },
   members: { id: ID, room: room(), limit: opt("uint"), after: opt("string", 256) },
+  contacts: { id: ID, limit: opt("uint") },
   ping: { id: ID },
   pong: {},
 };

@@ -8,7 +8,8 @@ import type { PasswordHasher } from "../auth/password.ts";
 import type { ServerConfig } from "../config/server_config.ts";
 import type { Store } from "../store/contract/store.ts";
 import type { Hub } from "./hub.ts";
-import type { LoginThrottle } from "./limits.ts";
+import type { RegistrationThrottle } from "./limits.ts";
+import type { LoginGuard } from "./login_guard.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Session } from "./session.ts";
@@ -26,9 +27,10 @@ export interface Core {
   readonly knownUsers: Set<string>;
   /** Password hashing with bounded concurrency. */
   readonly hasher: PasswordHasher;
-  /** Failed-login throttles by account and by remote address. */
-  readonly accountThrottle: LoginThrottle;
-  readonly addressThrottle: LoginThrottle;
+  /** Failed-login limits by account, address and both. */
+  readonly loginGuard: LoginGuard;
+  /** Registration limits by address and for the node. */
+  readonly registrations: RegistrationThrottle;
   /** Room creations per user within the last hour (times, ms). */
   readonly roomCreations: Map<string, number[]>;
   /** This process's index among the node's workers (absent: a single process). */

@@ -109,6 +109,8 @@ export function reportError(
   error: unknown,
   re: number | undefined,
 ): void {
+  // Work abandoned because the session closed: there is nobody to tell.
+  if (session.signal.aborted && error === session.signal.reason) return;
   let chatError: ChatError;
   if (error instanceof ChatError) {
     chatError = error;

@@ -12,6 +12,7 @@ import { ChatError } from "../protocol/errors.ts";
 import { isClientType } from "../protocol/validate.ts";
 import type { Core } from "./context.ts";
 import { dispatch, reportError } from "./dispatch.ts";
+import { addressKey } from "./address_key.ts";
 import { TokenBucket } from "./limits.ts";
 import { type FrameWriter, Outbox } from "./outbox.ts";
 import { Session } from "./session.ts";
@@ -74,6 +75,7 @@ export function openSession(
     config.maxFrame,
     metrics,
   );
+  session.addressKey = addressKey(session.address, config.ipv6Prefix);
   session.loginDeadline = now() + config.loginTimeoutMs;
   session.bucket = new TokenBucket(config.rate, config.burst, now());
   hub.connections.add(session);

@@ -85,6 +85,7 @@ export class Hub {
   readonly #fanout: Fanout;
   readonly #ticker: ReturnType<typeof setInterval>;
   #reportedSessions = -1;
+  #reporting = false;
   #ticks = 0;
   #rosterRefresh: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
@@ -178,6 +179,7 @@ export class Hub {
     }
     user.sessions.add(session);
     this.#live.add(session);
+    this.#reportSessions();
     session.startFilling(userStream(info.name));
     for (const room of user.rooms.keys()) {
       this.#roomSet(room).add(session);
@@ -202,7 +204,10 @@ export class Hub {
     if (!user) return;
     user.sessions.delete(session);
     for (const room of user.rooms.keys()) this.#roomSessions.get(room)?.delete(session);
-    if (user.sessions.size > 0) return;
+    this.#reportSessions();
+    // What this session acknowledged is written now, also when the user stays on another one.
+    const acked = this.flushAcks(info.name);
+    if (user.sessions.size > 0) return await acked;
     this.#users.delete(info.name);
     for (const room of user.rooms.keys()) {
       if (this.#roomSessions.get(room)?.size === 0) this.#roomSessions.delete(room);
@@ -215,7 +220,7 @@ export class Hub {
       if (watchers?.size === 0) this.#contactOf.delete(contact);
       this.#unwant(`~${contact}`);
     }
-    await this.flushAcks(info.name);
+    await acked;
     try {
       await this.#store.presence.detach(info.name, reason);
     } catch (error) {
@@ -688,12 +693,25 @@ export class Hub {
     }
   }
 
+  /** Tells the store how many sessions this node holds (once per turn of changes). */
+  #reportSessions(): void {
+    if (this.#reporting) return;
+    this.#reporting = true;
+    queueMicrotask(() => {
+      this.#reporting = false;
+      if (this.#live.size === this.#reportedSessions) return;
+      this.#reportedSessions = this.#live.size;
+      this.#store.presence.setSessions(this.#live.size).catch((error) => {
+        // Tried again at the next tick.
+        this.#reportedSessions = -1;
+        this.#storeFailed("sessions", error);
+      });
+    });
+  }
+
   async #tick(): Promise<void> {
     this.#relay.sweep();
-    if (this.#live.size !== this.#reportedSessions) {
-      this.#reportedSessions = this.#live.size;
-      this.#store.presence.setSessions(this.#live.size).catch(() => this.#reportedSessions = -1);
-    }
+    if (this.#live.size !== this.#reportedSessions) this.#reportSessions();
     await Promise.all([this.flushAcks(), this.#flushActivity(), this.#pushOccupancy()]);
   }
 

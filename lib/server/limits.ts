@@ -1,6 +1,7 @@
 /**
  * Abuse limits as pure state machines over an injected clock: a token bucket for the
- * request rate of one session, and a throttle for failed logins per account and address.
+ * request rate of one session, a sliding-window throttle per key (failed logins,
+ * registrations), and the registration limits built on it.
  *
  * @module
  */
@@ -75,9 +76,10 @@ export interface ThrottlePolicy {
 }
 
 /**
- * Failed-login throttle. Each key (an account, an address) may fail `limit` times per
- * window; then it must wait until its oldest failure leaves the window. Remembers at most
- * `maxKeys` keys (oldest forgotten first), so an attacker cannot grow it without bound.
+ * Sliding-window throttle. Each key (an account, an address) may have `limit` events (failed
+ * logins, registrations) per window; then it must wait until its oldest event leaves the
+ * window. Remembers at most `maxKeys` keys (oldest forgotten first), so an attacker cannot
+ * grow it without bound.
  *
  * @example
  * ```ts
@@ -122,6 +124,11 @@ export class LoginThrottle {
     }
   }
 
+  /** Events of `key` within the window (at most `limit`). */
+  count(key: string, now: number): number {
+    return this.#recent(key, now).length;
+  }
+
   /** Forgets the failures of `key` (after a successful login). */
   clear(key: string): void {
     this.#failures.delete(key);
@@ -131,5 +138,48 @@ export class LoginThrottle {
     const times = this.#failures.get(key) ?? [];
     while (times.length > 0 && times[0] + this.#policy.windowMs <= now) times.shift();
     return times;
+  }
+}
+
+/** Settings of {@linkcode RegistrationThrottle}. */
+export interface RegistrationPolicy {
+  /** Registrations one address (see `address_key.ts`) may make per window. */
+  perAddress: number;
+  /** Registrations the node accepts per window from all addresses together. */
+  overall: number;
+  windowMs: number;
+}
+
+/**
+ * Registration limits: each `register` that passes the name, password and nickname rules
+ * costs a password hash and may create an account, so it counts, whatever its outcome.
+ *
+ * @example
+ * ```ts
+ * const throttle = new RegistrationThrottle({ perAddress: 5, overall: 1000, windowMs: 3_600_000 });
+ * throttle.admit("192.0.2.1", 0); // { wait: 0 }: go ahead (and it is counted)
+ * ```
+ */
+export class RegistrationThrottle {
+  readonly #perAddress: LoginThrottle;
+  readonly #overall: LoginThrottle;
+
+  constructor(policy: RegistrationPolicy) {
+    this.#perAddress = new LoginThrottle({ limit: policy.perAddress, windowMs: policy.windowMs });
+    this.#overall = new LoginThrottle({ limit: policy.overall, windowMs: policy.windowMs });
+  }
+
+  /**
+   * Seconds a registration from `address` must wait, and which limit it hit; or 0, and then
+   * the registration is counted.
+   */
+  admit(address: string, now: number): { wait: number; limit?: "address" | "overall" } {
+    const byAddress = this.#perAddress.retryAfter([address], now);
+    if (byAddress > 0) return { wait: byAddress, limit: "address" };
+    const overall = this.#overall.retryAfter(["*"], now);
+    if (overall > 0) return { wait: overall, limit: "overall" };
+    this.#perAddress.fail([address], now);
+    this.#overall.fail(["*"], now);
+    return { wait: 0 };
   }
 }

@@ -37,6 +37,8 @@ interface Plan {
   start: number;
   /** Position up to which messages are left out (backlog limit); equals `start` when none. */
   from: number;
+  /** The first position read (`head + 1` when none): below it, retention trimmed. */
+  first: number;
   messages: ChatMessage[];
 }
 
@@ -62,13 +64,16 @@ export async function enter(ctx: Context, entry: Entry): Promise<LoginResult> {
     const rooms = [...(hub.roomsOf(name)?.keys() ?? [])];
     const inbox = userStream(name);
     const streams = [inbox, ...rooms.map(roomStream)];
-    const [heads, summaries, online, invitations, counts] = await Promise.all([
+    const [heads, summaries, online, invitations, counts, self] = await Promise.all([
       store.streams.heads(streams),
       store.rooms.getMany(rooms),
       store.presence.roomCounts(rooms),
       store.rooms.invitesOf(name, 50),
       store.presence.counts(),
+      store.presence.status([name]),
     ]);
+    const away = self.get(name)?.away;
+    if (away !== undefined) hub.updateUser(name, { away });
     const state = (stream: StreamName): StreamState => {
       const head: StreamHead = heads.get(stream) ?? { seq: 0, epoch: "" };
       const acked = Math.min(cursors.get(stream) ?? 0, head.seq);
@@ -95,11 +100,13 @@ export async function enter(ctx: Context, entry: Entry): Promise<LoginResult> {
     for (const m of inboxRead.messages) {
       if (m.seq > inboxState.acked && m.from !== name) peers[m.from] = (peers[m.from] ?? 0) + 1;
     }
+    const inboxMessages = inboxRead.messages.filter((m) => m.seq > inboxState.start);
     const plans: Plan[] = [{
       stream: inbox,
       start: inboxState.start,
       from: inboxState.start,
-      messages: inboxRead.messages.filter((m) => m.seq > inboxState.start),
+      first: inboxMessages[0]?.seq ?? inboxRead.head.seq + 1,
+      messages: inboxMessages,
     }];
     const roomStates: RoomState[] = [];
     for (const room of rooms) {
@@ -108,10 +115,16 @@ export async function enter(ctx: Context, entry: Entry): Promise<LoginResult> {
       const stream = state(roomStream(room));
       const limit = config.backlogLimit;
       const from = Math.max(stream.start, stream.head - limit);
-      const read = limit > 0 && from < stream.head
-        ? (await store.streams.read(stream.stream, from, limit)).messages
-        : [];
-      plans.push({ stream: stream.stream, start: stream.start, from, messages: read });
+      const range = limit > 0 && from < stream.head
+        ? await store.streams.read(stream.stream, from, limit)
+        : null;
+      plans.push({
+        stream: stream.stream,
+        start: stream.start,
+        from,
+        first: range?.first ?? stream.head + 1,
+        messages: range?.messages ?? [],
+      });
       roomStates.push({
         ...summary,
         online: online.get(room) ?? 0,
@@ -135,7 +148,7 @@ export async function enter(ctx: Context, entry: Entry): Promise<LoginResult> {
       invites,
       onlineTotal: counts.users,
     };
-    if (entry.user.away !== undefined) result.away = entry.user.away;
+    if (away !== undefined) result.away = away;
     if (core.slowConsumers.delete(name)) {
       result.notice = "Your previous connection was closed because it did not read messages " +
         "fast enough (slow consumer); what it missed is delivered now";
@@ -173,6 +186,11 @@ async function writeSequence(ctx: Context, rooms: RoomState[], plans: Plan[]): P
     if (plan.from > plan.start) {
       session.positions.skip(plan.stream, plan.from);
       skipped += plan.from - plan.start;
+    }
+    if (plan.first > plan.from + 1 && plan.from < plan.first - 1) {
+      // Retention trimmed messages the session has not had: say so, then go on after them.
+      session.send({ type: "gap", stream: plan.stream, after: plan.from, next: plan.first });
+      session.positions.skip(plan.stream, plan.first - 1);
     }
     written += await core.hub.fill(session, plan.stream, plan.messages, true);
   }

@@ -11,15 +11,19 @@ import { type PasswordHasher, ThreadHasher } from "../auth/password.ts";
 import type { ServerConfig } from "../config/server_config.ts";
 import type { Store, StoreStatus } from "../store/contract/store.ts";
 import type { Core } from "./context.ts";
+import { acceptLoop } from "./accept_loop.ts";
 import { serveConnection } from "./tcp.ts";
 import { Hub } from "./hub.ts";
-import { LoginThrottle } from "./limits.ts";
+import { RegistrationThrottle } from "./limits.ts";
+import { LoginGuard } from "./login_guard.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { instrumentStore, Metrics } from "./metrics.ts";
 import { startHttp } from "./http.ts";
 import { health, type NodeView, renderMetrics, startLagProbe } from "./monitor.ts";
 import { serveWebSocket } from "./websocket.ts";
 import { openStore } from "./store_open.ts";
+import { listenTls } from "./tls_listener.ts";
+import type { Transport, TransportListener } from "./transport.ts";
 
 /** A running server. */
 export interface ChatServer extends AsyncDisposable {
@@ -58,8 +62,6 @@ export interface ServerDeps {
 
 const SWEEP_MS = 1000;
 const SHUTDOWN_GRACE_MS = 5000;
-/** Pause after a failed accept (such as running out of file descriptors). */
-const ACCEPT_RETRY_MS = 100;
 
 /**
  * Starts a server.
@@ -99,24 +101,22 @@ export async function startServer(
       createdAt: Date.now(),
     }, config.maxRooms);
   }
-  let listener: Deno.Listener;
+  const reusePort = deps.worker !== undefined;
+  let listener: TransportListener;
   try {
     listener = config.tlsCert && config.tlsKey
-      ? Deno.listenTls(
-        {
-          hostname: config.host,
-          port: config.port,
-          transport: "tcp",
-          cert: await Deno.readTextFile(config.tlsCert),
-          key: await Deno.readTextFile(config.tlsKey),
-          reusePort: deps.worker !== undefined,
-        } as Deno.ListenTlsOptions & Deno.TlsCertifiedKeyPem,
-      )
+      ? await listenTls({
+        hostname: config.host,
+        port: config.port,
+        cert: await Deno.readTextFile(config.tlsCert),
+        key: await Deno.readTextFile(config.tlsKey),
+        reusePort,
+      })
       : Deno.listen({
         hostname: config.host,
         port: config.port,
         transport: "tcp",
-        reusePort: deps.worker !== undefined,
+        reusePort,
       } as Deno.TcpListenOptions);
   } catch (error) {
     if (!deps.store) await rawStore[Symbol.asyncDispose]();
@@ -129,7 +129,6 @@ export async function startServer(
     presenceRoomLimit: config.presenceRoomLimit,
     now,
   });
-  const throttle = (limit: number) => new LoginThrottle({ limit, windowMs: config.loginWindowMs });
   const core: Core = {
     config,
     store,
@@ -138,9 +137,18 @@ export async function startServer(
     metrics,
     now,
     knownUsers: new Set(),
-    hasher: await startHasher(config, deps.workerCommand, log),
-    accountThrottle: throttle(config.loginLimit),
-    addressThrottle: throttle(config.addressLimit),
+    hasher: await startHasher(config, deps.workerCommand, log, now),
+    loginGuard: new LoginGuard({
+      pairLimit: config.loginLimit,
+      addressLimit: config.addressLimit,
+      accountLimit: config.accountLimit,
+      windowMs: config.loginWindowMs,
+    }),
+    registrations: new RegistrationThrottle({
+      perAddress: config.registerAddressLimit,
+      overall: config.registerLimit,
+      windowMs: config.registerWindowMs,
+    }),
     roomCreations: new Map(),
     worker: deps.worker?.index,
     slowConsumers: new Map(),
@@ -150,7 +158,7 @@ export async function startServer(
   let stopping: Promise<void> | null = null;
   let serial = 0;
 
-  const serve = (conn: Deno.Conn) =>
+  const serve = (conn: Transport) =>
     serveConnection(conn, {
       core,
       key: `${instanceId}#${++serial}`,
@@ -163,9 +171,11 @@ export async function startServer(
     for (const session of hub.connections) {
       if (session.phase === "closed") continue;
       if (session.phase !== "user") {
-        if (t > session.loginDeadline) {
-          session.fail("TIMEOUT", "Not logged in in time");
-        }
+        // A registration or login in progress is finished and answered first, for at most
+        // one more login timeout.
+        const cutOff = session.loginDeadline +
+          (session.exclusiveRunning ? config.loginTimeoutMs : 0);
+        if (t > cutOff) session.fail("TIMEOUT", "Not logged in in time");
         continue;
       }
       if (session.pingedAt > 0) {
@@ -185,25 +195,18 @@ export async function startServer(
     Math.min(SWEEP_MS, config.pingIntervalMs / 4, config.loginTimeoutMs / 4),
   );
 
-  const accepting = (async () => {
-    for (;;) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch (error) {
-        if (stopping || error instanceof Deno.errors.BadResource) return;
-        // Out of file descriptors, or one handshake failed: keep serving, try again shortly.
-        log.error("accept_failed", { error: String(error) });
-        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
-        continue;
-      }
+  const accepting = acceptLoop(
+    listener,
+    (conn) => {
       const task = serve(conn).catch((error) =>
         log.error("connection_failed", { error: String(error) })
       );
       connections.add(task);
       task.finally(() => connections.delete(task));
-    }
-  })();
+    },
+    log,
+    () => stopping !== null,
+  );
 
   const stopProbe = startLagProbe(metrics);
   const http = config.httpPort === undefined ? undefined : await startHttp(
@@ -276,10 +279,12 @@ async function startHasher(
   config: ServerConfig,
   command: string[] | undefined,
   log: Logger,
+  now: () => number,
 ): Promise<PasswordHasher> {
   if (command && config.hashWorkers > 0) {
     try {
-      const hasher = await ProcessHasher.start(config.hashWorkers, command, config.hashQueue);
+      const { hashWorkers, hashQueue } = config;
+      const hasher = await ProcessHasher.start(hashWorkers, command, hashQueue, now);
       log.info("hash_workers", { count: config.hashWorkers });
       return hasher;
     } catch (error) {
@@ -289,6 +294,8 @@ async function startHasher(
   return new ThreadHasher(
     config.hashConcurrency || navigator.hardwareConcurrency || 1,
     config.hashQueue,
+    undefined,
+    now,
   );
 }
 

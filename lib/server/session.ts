@@ -28,7 +28,10 @@ import { Positions } from "./positions.ts";
 /** Where a connection stands: before `hello`, greeted but not logged in, logged in, gone. */
 export type Phase = "greeting" | "guest" | "user" | "closed";
 
-/** Why a closed session's pending work stopped (the reason of {@linkcode Session.signal}). */
+/**
+ * Why a closed session's pending work stopped (the reason of {@linkcode Session.signal}):
+ * nobody is waiting for its result any more, so it is dropped, not reported.
+ */
 export class SessionClosedError extends Error {
   constructor() {
     super("Session closed");
@@ -57,8 +60,11 @@ export class Session {
   readonly key: string;
   /** Remote address as `host:port`, for logs. */
   readonly remote: string;
-  /** Remote host alone, for per-address limits. */
+  /** Remote host alone. */
   readonly address: string;
+  /** The key of per-address limits (see `address_key.ts`); the host until set. */
+  addressKey: string;
+  readonly openedAt: number;
   readonly outbox: Outbox;
   readonly #maxFrame: number;
   readonly #transport: SessionTransport;
@@ -98,6 +104,8 @@ export class Session {
     this.key = key;
     this.remote = remote;
     this.address = remote.slice(0, remote.lastIndexOf(":"));
+    this.addressKey = this.address;
+    this.openedAt = now;
     this.lastSeen = now;
     this.loginDeadline = now;
     this.outbox = transport.outbox;

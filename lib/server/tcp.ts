@@ -8,6 +8,7 @@
 import { decodePayload } from "../protocol/codec.ts";
 import { FrameDecoder } from "../protocol/frame.ts";
 import { type ConnectionContext, FrameRunner, openSession } from "./frames.ts";
+import type { Transport } from "./transport.ts";
 
 /**
  * Read buffer sizes. An idle connection holds the smallest; a read that fills its buffer
@@ -18,7 +19,7 @@ const READ_BUFFER_MIN = 512;
 const READ_BUFFER_MAX = 65536;
 
 /** Serves `conn` until it closes. Never throws. */
-export async function serveConnection(conn: Deno.Conn, ctx: ConnectionContext): Promise<void> {
+export async function serveConnection(conn: Transport, ctx: ConnectionContext): Promise<void> {
   const { config, log, now } = ctx.core;
   const addr = conn.remoteAddr as Deno.NetAddr;
   const remote = `${addr.hostname}:${addr.port}`;

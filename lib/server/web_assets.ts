@@ -45,7 +45,7 @@ export function securityHeaders(type: string): Headers {
 /** Serves files of one directory; `/` is `index.html`. */
 export class WebAssets {
   readonly #dir: string;
-  readonly #cache = new Map<string, Uint8Array | null>();
+  readonly #cache = new Map<string, Uint8Array>();
 
   constructor(dir: string) {
     this.#dir = dir.endsWith("/") ? dir : `${dir}/`;
@@ -55,12 +55,13 @@ export class WebAssets {
   async serve(path: string): Promise<Response | null> {
     const name = path === "/" ? "index.html" : path.slice(1);
     if (!/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(name) || name.includes("..")) return null;
-    let body = this.#cache.get(name);
-    if (body === undefined) {
+    // Files found are kept (a rebuild needs a restart); a missing one is looked for again.
+    let body: Uint8Array | null = this.#cache.get(name) ?? null;
+    if (body === null) {
       body = await Deno.readFile(this.#dir + name).catch(() => null);
+      if (body === null) return null;
       this.#cache.set(name, body);
     }
-    if (body === null) return null;
     const type = TYPES[name.slice(name.lastIndexOf(".") + 1)] ?? "application/octet-stream";
     return new Response(body.slice(), { headers: securityHeaders(type) });
   }

@@ -83,6 +83,7 @@ export async function startSupervisor(
     },
   });
   let stopping = false;
+  let started = false;
   const workers: Worker[] = Array.from({ length: config.workers }, (_, index) => ({
     index,
     process: null,
@@ -93,7 +94,12 @@ export async function startSupervisor(
   const spawn = (worker: Worker) => {
     const process = new Deno.Command(command[0], {
       args: [...command.slice(1), ...args],
-      env: { [WORKER_ENV.link]: path, [WORKER_ENV.index]: String(worker.index) },
+      // Every worker is the same node towards clients (IM_NODE_ID: unless --node-id is given).
+      env: {
+        [WORKER_ENV.link]: path,
+        [WORKER_ENV.index]: String(worker.index),
+        IM_NODE_ID: config.nodeId,
+      },
       stdin: "null",
       stdout: "inherit",
       stderr: "inherit",
@@ -160,8 +166,37 @@ export async function startSupervisor(
     return { ok, text: lines.join("\n") + "\n" };
   };
 
-  for (const worker of workers) spawn(worker);
-  await Promise.all([...ready.values()].map((r) => r.promise));
+  // A worker that exits before it ever listened (a store it cannot open, a port in use)
+  // would fail again: the node does not start, with the worker's own error above.
+  const firstExit = Promise.withResolvers<never>();
+  for (const worker of workers) {
+    spawn(worker);
+    worker.process!.status.then((status) => {
+      if (!links.has(worker.index) && !started) {
+        firstExit.reject(
+          new Error(`worker ${worker.index} exited with code ${status.code} before it listened`),
+        );
+      }
+    });
+  }
+  try {
+    await Promise.race([Promise.all([...ready.values()].map((r) => r.promise)), firstExit.promise]);
+  } catch (error) {
+    stopping = true;
+    for (const worker of workers) {
+      try {
+        worker.process?.kill("SIGTERM");
+      } catch {
+        // gone
+      }
+    }
+    await Promise.all(workers.map((w) => w.process?.status));
+    await owner[Symbol.asyncDispose]();
+    if (backend) await backend[Symbol.asyncDispose]();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw error;
+  }
+  started = true;
   log.info("supervisor_ready", {
     workers: config.workers,
     store: backend ? "kv" : "redis",

@@ -6,7 +6,14 @@
  */
 
 import { ChatError } from "../../protocol/errors.ts";
-import { type RankEntry, type ResultMap, roomStream, userStream } from "../../protocol/messages.ts";
+import {
+  type ContactInfo,
+  type RankEntry,
+  type ResultMap,
+  roomStream,
+  userStream,
+} from "../../protocol/messages.ts";
+import { CONTACTS_TRACKED } from "../hub.ts";
 import { checkAway, checkKey, checkNickname, checkText, foldName } from "../../protocol/rules.ts";
 import type { ActivityCount, NewMessage } from "../../store/contract/streams.ts";
 import { utcDay } from "../../store/contract/store.ts";
@@ -25,11 +32,35 @@ const HISTORY_MAX = 200;
 const TOP_DEFAULT = 5;
 const TOP_MAX = 50;
 const USERS_MAX = 1000;
+const CONTACTS_DEFAULT = 50;
 
 /** The rows of these handlers. */
 export const CHAT_HANDLERS: Rows<
-  "send" | "ack" | "history" | "users" | "count" | "top" | "nick" | "away"
+  "send" | "ack" | "history" | "users" | "count" | "top" | "nick" | "away" | "contacts"
 > = {
+  contacts: {
+    access: "user",
+    async run({ core, session }, message): Promise<ResultMap["contacts"]> {
+      const limit = pageSize(message.limit, CONTACTS_DEFAULT, CONTACTS_TRACKED);
+      const names = await core.store.streams.contacts(session.user!.name, limit);
+      const [nicknames, online] = await Promise.all([
+        core.store.accounts.nicknames(names),
+        core.store.presence.status(names),
+      ]);
+      const contacts: ContactInfo[] = names.map((name) => {
+        const status = online.get(name);
+        const info: ContactInfo = {
+          name,
+          nickname: status?.nickname ?? nicknames.get(name) ?? name,
+          online: status !== undefined,
+        };
+        if (status?.away !== undefined) info.away = status.away;
+        return info;
+      });
+      return { contacts: fitFrame(core, contacts) };
+    },
+  },
+
   send: {
     access: "user",
     async run(ctx, message): Promise<ResultMap["send"]> {

@@ -73,15 +73,27 @@ export function rememberUser(core: Core, name: string): void {
 }
 
 /**
- * A room by name, visible to the session's user: an invite-only room is hidden from users
- * who are neither members nor invited.
+ * A room by name. Invite-only rooms are found too: each request then answers for itself
+ * (`NOT_A_MEMBER`, `INVITE_ONLY`); only `room` hides them (see {@linkcode visibleRoom}).
  *
  * @throws {ChatError} `NO_SUCH_ROOM`
  */
 export async function resolveRoom(ctx: Context, raw: string): Promise<RoomSummary> {
   const name = foldName(raw);
   const room = await ctx.core.store.rooms.get(name);
-  if (room && (room.public || await canSee(ctx, name))) return room;
+  if (room) return room;
+  throw new ChatError("NO_SUCH_ROOM", `There is no room named "${raw.slice(0, 40)}"`);
+}
+
+/**
+ * A room visible to the session's user: an invite-only room is hidden from users who are
+ * neither members nor invited.
+ *
+ * @throws {ChatError} `NO_SUCH_ROOM`
+ */
+export async function visibleRoom(ctx: Context, raw: string): Promise<RoomSummary> {
+  const room = await resolveRoom(ctx, raw);
+  if (room.public || await canSee(ctx, room.name)) return room;
   throw new ChatError("NO_SUCH_ROOM", `There is no room named "${raw.slice(0, 40)}"`);
 }
 

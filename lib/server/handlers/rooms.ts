@@ -29,6 +29,7 @@ import {
   resolveRoom,
   resolveUser,
   type Rows,
+  visibleRoom,
 } from "./common.ts";
 
 const ROOMS_DEFAULT = 50;
@@ -79,7 +80,7 @@ export const ROOM_HANDLERS: Rows<
     access: "user",
     async run(ctx, message): Promise<ResultMap["room"]> {
       const { core, session } = ctx;
-      const room = await resolveRoom(ctx, message.room);
+      const room = await visibleRoom(ctx, message.room);
       const me = session.user!.name;
       const [role, invited, online] = await Promise.all([
         core.store.rooms.roleOf(room.name, me),

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { HasherBusyError } from "../../auth/password.ts";
+import { HasherBusyError, type JobLimits } from "../../auth/password.ts";
 import { hashToken, newToken } from "../../auth/token.ts";
 import { ChatError } from "../../protocol/errors.ts";
 import {
@@ -23,6 +23,7 @@ import {
 } from "../../protocol/rules.ts";
 import type { UserRecord } from "../../store/contract/accounts.ts";
 import { type Core, SERVER_NAME } from "../context.ts";
+import type { Session } from "../session.ts";
 import { enter } from "../login_sequence.ts";
 import { rememberUser, type Rows } from "./common.ts";
 
@@ -87,7 +88,16 @@ export const SESSION_HANDLERS: Rows<
       const name = checkName(message.name);
       const password = checkPassword(message.password);
       const nickname = checkNickname(message.nickname);
-      const passwordHash = await busy(core.hasher.hash(password));
+      const { wait, limit } = core.registrations.admit(session.addressKey, core.now());
+      if (wait > 0) {
+        const from = limit === "address" ? "from your address" : "on this server";
+        throw new ChatError(
+          "LOGIN_THROTTLED",
+          `Too many registrations ${from}; try again in ${wait} s`,
+          wait,
+        );
+      }
+      const passwordHash = await busy(core.hasher.hash(password, hashLimits(session)));
       session.signal.throwIfAborted();
       const lobby = core.config.lobby;
       const record: UserRecord = { name, nickname, passwordHash, createdAt: core.now() };
@@ -112,19 +122,20 @@ export const SESSION_HANDLERS: Rows<
     async run(ctx, message): Promise<LoginResult> {
       const { core, session } = ctx;
       const name = checkName(message.name);
-      checkThrottle(core, session.address, name);
+      const guard = core.loginGuard;
+      throttled(guard.admitLogin(name, session.addressKey, core.now()));
       const user = await core.store.accounts.getUser(name);
       if (!user) {
-        core.addressThrottle.fail([session.address], core.now());
+        guard.addressFailed(session.addressKey, core.now());
         throw new ChatError("UNKNOWN_USER", `There is no user named "${name}"`);
       }
-      if (!await busy(core.hasher.verify(message.password, user.passwordHash))) {
+      const limits = hashLimits(session);
+      if (!await busy(core.hasher.verify(message.password, user.passwordHash, limits))) {
         core.log.info("login_failed", { user: name, remote: session.remote });
-        core.addressThrottle.fail([session.address], core.now());
-        core.accountThrottle.fail([name], core.now());
+        guard.loginFailed(name, session.addressKey, core.now());
         throw new ChatError("WRONG_PASSWORD", "Wrong password");
       }
-      core.accountThrottle.clear(name);
+      guard.succeeded(name, session.addressKey, core.now());
       if (user.lobbyPending && core.config.lobby) await joinLobby(core, name, user.nickname);
       const token = newToken();
       const tokenHash = hashToken(token);
@@ -144,14 +155,15 @@ export const SESSION_HANDLERS: Rows<
     exclusive: true,
     async run(ctx, message): Promise<LoginResult> {
       const { core, session } = ctx;
-      checkThrottle(core, session.address, undefined);
+      throttled(core.loginGuard.admitResume(session.addressKey, core.now()));
       const tokenHash = hashToken(message.token);
       const token = await core.store.accounts.lookupToken(tokenHash);
       const user = token === null ? null : await core.store.accounts.getUser(token.name);
       if (!token || !user) {
-        core.addressThrottle.fail([session.address], core.now());
+        core.loginGuard.addressFailed(session.addressKey, core.now());
         throw new ChatError("INVALID_TOKEN", "The session has expired or was ended; log in again");
       }
+      core.loginGuard.succeeded(user.name, session.addressKey, core.now());
       // Sliding expiry, renewed once half of the lifetime is used (not at every resume).
       let expiresAt = token.expiresAt;
       if (expiresAt - core.now() < core.config.tokenTtlMs / 2) {
@@ -240,23 +252,31 @@ async function availability(
   return await isFree(value) ? "free" : "taken";
 }
 
+/**
+ * A session's password hashing must be done by its login deadline, and is dropped when the
+ * session closes.
+ */
+function hashLimits(session: Session): JobLimits {
+  return { deadline: session.loginDeadline, signal: session.signal };
+}
+
 /** Turns a refusal of the hashing queue into a throttle error the client can act on. */
 async function busy<T>(work: Promise<T>): Promise<T> {
   try {
     return await work;
   } catch (error) {
     if (!(error instanceof HasherBusyError)) throw error;
-    throw new ChatError("LOGIN_THROTTLED", "The server is busy with logins; try again in 1 s", 1);
+    const wait = error.retryAfter;
+    throw new ChatError(
+      "LOGIN_THROTTLED",
+      `The server is busy with logins; try again in ${wait} s`,
+      wait,
+    );
   }
 }
 
-/** Refuses a login attempt while the address or the account is locked out. */
-function checkThrottle(core: Core, address: string, name: string | undefined): void {
-  const now = core.now();
-  const wait = Math.max(
-    core.addressThrottle.retryAfter([address], now),
-    name === undefined ? 0 : core.accountThrottle.retryAfter([name], now),
-  );
+/** Refuses a login attempt the login guard says must wait `wait` seconds. */
+function throttled(wait: number): void {
   if (wait > 0) {
     throw new ChatError("LOGIN_THROTTLED", `Too many failed logins; try again in ${wait} s`, wait);
   }

@@ -326,7 +326,9 @@ export class KvStreams implements Streams {
           outcome = { ok: true, message: sent, epoch: next.get(mine)!.epoch, dup: false };
         }
         if (dedupe !== undefined) {
-          op.set(["dd", ...dedupe.split("\n")], outcome, {
+          // Deno KV removes expired keys lazily: the entry carries its own end too.
+          const until = Date.now() + this.#options.dedupeWindowMs;
+          op.set(["dd", ...dedupe.split("\n")], { outcome, until }, {
             expireIn: this.#options.dedupeWindowMs,
           });
           keys.set(dedupe, outcomes.length);
@@ -371,9 +373,14 @@ export class KvStreams implements Streams {
 
   async #seen(key: string): Promise<Done | null> {
     const cached = this.#dedupe.get(key);
-    if (cached && cached.until > Date.now()) return cached.outcome;
-    const stored = (await this.#kv.get<Done>(["dd", ...key.split("\n")])).value;
-    return stored;
+    if (cached) {
+      if (cached.until > Date.now()) return cached.outcome;
+      this.#dedupe.delete(key);
+    }
+    const stored = (await this.#kv.get<{ outcome: Done; until: number }>(
+      ["dd", ...key.split("\n")],
+    )).value;
+    return stored !== null && stored.until > Date.now() ? stored.outcome : null;
   }
 
   #remember(key: string, outcome: Done, until: number): void {
@@ -443,7 +450,6 @@ export class KvStreams implements Streams {
     }
     return peers;
   }
-
 
   // ---- retention ----
 
