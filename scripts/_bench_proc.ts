@@ -401,7 +401,6 @@ export async function spawnServer(options: NodeOptions): Promise<ServerNode> {
     host,
     "--port",
     String(port),
-    "--no-http",
     "--rate",
     "0",
     // Every simulated user registers from this one machine.
@@ -414,6 +413,8 @@ export async function spawnServer(options: NodeOptions): Promise<ServerNode> {
     "--node-id",
     options.nodeId,
     ...(options.extra?.includes("--workers") ? [] : ["--workers", "1"]),
+    // The HTTP listener is on by default (port 8080): only where the bench asks for it.
+    ...(options.extra?.includes("--http-port") ? [] : ["--no-http"]),
     ...(options.extra ?? []),
   ];
   const child = await spawnPinned(options.core, Deno.execPath(), args, "piped");
