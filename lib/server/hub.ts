@@ -27,6 +27,7 @@ import { utcDay } from "../store/contract/store.ts";
 import { Fanout } from "./fanout.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
+import { OccupancyPace } from "./occupancy.ts";
 import { type Note, PresenceRelay, type RelayedEvent } from "./presence_relay.ts";
 import type { Held, Session } from "./session.ts";
 import { StreamFeed } from "./stream_feed.ts";
@@ -78,7 +79,7 @@ export class Hub {
   /** For each contact, the local users who track them. */
   readonly #contactOf = new Map<string, Set<string>>();
   readonly #rooms = new Map<string, RoomSummary>();
-  readonly #occupancy = new Map<string, string>();
+  readonly #occupancy = new OccupancyPace();
   #acks = new Map<string, Map<StreamName, number>>();
   #activity = new Map<string, number>();
   readonly #relay: PresenceRelay<Session>;
@@ -210,7 +211,10 @@ export class Hub {
     if (user.sessions.size > 0) return await acked;
     this.#users.delete(info.name);
     for (const room of user.rooms.keys()) {
-      if (this.#roomSessions.get(room)?.size === 0) this.#roomSessions.delete(room);
+      if (this.#roomSessions.get(room)?.size === 0) {
+        this.#roomSessions.delete(room);
+        this.#occupancy.forget(room);
+      }
       this.#unwant(roomStream(room));
     }
     this.#unwant(userStream(info.name));
@@ -252,7 +256,10 @@ export class Hub {
       session.positions.stop(stream);
       session.takeHeld(stream, true);
     }
-    if (this.#roomSessions.get(room)?.size === 0) this.#roomSessions.delete(room);
+    if (this.#roomSessions.get(room)?.size === 0) {
+      this.#roomSessions.delete(room);
+      this.#occupancy.forget(room);
+    }
     this.#unwant(stream);
     await this.#store.presence.parted(name, room).catch(() => {});
   }
@@ -745,12 +752,12 @@ export class Hub {
       const big = rooms.filter((r) => (fresh.get(r)?.members ?? 0) > limit);
       if (big.length === 0) return;
       const online = await this.#store.presence.roomCounts(big);
+      const now = performance.now();
       for (const room of big) {
         const members = fresh.get(room)!.members;
         const count = online.get(room) ?? 0;
-        const key = `${members}/${count}`;
-        if (this.#occupancy.get(room) === key) continue;
-        this.#occupancy.set(room, key);
+        const local = this.#roomSessions.get(room)?.size ?? 0;
+        if (!this.#occupancy.due(room, { members, online: count }, local, now)) continue;
         this.#broadcast(this.#roomSessions.get(room) ?? [], {
           type: "occupancy",
           room,
