@@ -66,7 +66,7 @@ interface Pending {
 
 /** An error reply. */
 export class ReplyError extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(readonly code: string, message: string, readonly retryAfter?: number) {
     super(`${code}: ${message}`);
   }
 }
@@ -632,7 +632,10 @@ export class BenchConn {
       if (!p) return;
       this.#pending.delete(re);
       if (type === "ok") p.resolve(value);
-      else p.reject(new ReplyError(String(value.code), String(value.message)));
+      else {
+        const retry = typeof value.retryAfter === "number" ? value.retryAfter : undefined;
+        p.reject(new ReplyError(String(value.code), String(value.message), retry));
+      }
       return;
     }
     if (type === "ping") this.notify({ type: "pong" });

@@ -272,6 +272,25 @@ export interface Accounts {
 }
 
 /**
+ * Runs `work` again while the server answers LOGIN_THROTTLED (its hashing queue refuses work
+ * that cannot finish in time on a busy machine), after the `retryAfter` it gives, for at most
+ * two minutes.
+ */
+async function whileThrottled(work: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      return await work();
+    } catch (error) {
+      if (!(error instanceof ReplyError && error.code === "LOGIN_THROTTLED")) throw error;
+      if (Date.now() > deadline) throw error;
+      const wait = Math.min(15, Math.max(1, error.retryAfter ?? 1));
+      await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+    }
+  }
+}
+
+/**
  * Registers the accounts (spread over the nodes, 8 at once) and logs each one that needs a
  * token in once with its password. Costs two scrypt hashes per account on the server.
  */
@@ -291,7 +310,11 @@ export async function setupAccounts(
   const all = [...withToken, ...plain];
   const tokens = new Map<string, string>();
   const started = performance.now();
-  const result = await pool(all.length, 8, Date.now() + 180_000, async (i) => {
+  const result = await pool(all.length, 8, Date.now() + 180_000, (i) =>
+    whileThrottled(async () => {
+      await setUp(i);
+    }));
+  async function setUp(i: number): Promise<void> {
     const name = all[i];
     const node = cluster.nodes[i % cluster.nodes.length];
     const conn = await BenchConn.open({ host: "127.0.0.1", port: node.port, bufferBytes: 16384 });
@@ -320,7 +343,7 @@ export async function setupAccounts(
     } finally {
       login.close();
     }
-  });
+  }
   if (result.failed > 0) {
     throw new Error(`account setup failed for ${result.failed}: ${[...result.errors.keys()]}`);
   }
