@@ -67,7 +67,7 @@ export function peerFigures(
 ): PeerFigures {
   const mine = results.filter((r) => r.ok && r.server === server && r.store === store);
   const fanoutPerCpuS: Record<string, number | null> = {};
-  for (const r of mine.filter((r) => r.scenario === "fanout")) {
+  for (const r of mine.filter((r) => r.scenario === "fanout" && r.params.transport !== "ws")) {
     fanoutPerCpuS[String(r.params.senders)] = perCpu(r.metrics);
   }
   const light = mine.find((r) => r.scenario === "latency");

@@ -12,6 +12,7 @@ import {
   helloLogin,
   helloResume,
   ReplyError,
+  type Transport,
 } from "./_bench_client.ts";
 import {
   type DeliverySink,
@@ -23,10 +24,11 @@ import {
   withTimeout,
 } from "./_bench_common.ts";
 import {
-  childPids,
   coreBusy,
   coreTimes,
   cpuSeconds,
+  descendantPids,
+  freePort,
   otherCpu,
   type Pinning,
   type RedisProc,
@@ -48,6 +50,9 @@ import {
   type ServerSide,
 } from "./_bench_target.ts";
 
+/** The room of the fan-out scenarios: the lobby every registered account is in. */
+export const LOBBY = "lobby";
+
 /** Password of every benchmark account. */
 export const PASSWORD = "bench-password-1";
 /** The server's per-connection queue for the bench: headroom above the 1 MiB default. */
@@ -63,6 +68,8 @@ export interface Cluster {
   store: "kv" | "redis";
   nodes: ServerNode[];
   redis: RedisProc | null;
+  /** HTTP (WebSocket) port of each node, in node order. */
+  httpPorts: number[];
   stop(): Promise<void>;
 }
 
@@ -73,13 +80,18 @@ export async function startCluster(
   tag: string,
 ): Promise<Cluster> {
   const base = ["--send-queue", String(SEND_QUEUE)];
+  const httpPorts: number[] = [];
+  const http = () => {
+    httpPorts.push(freePort());
+    return ["--http-port", String(httpPorts[httpPorts.length - 1])];
+  };
   if (store === "kv") {
     const node = await spawnServer({
       nodeId: `bench-${tag}`,
       core: pin.serverCore,
-      extra: ["--kv", ":memory:", ...base],
+      extra: ["--kv", ":memory:", ...base, ...http()],
     });
-    return { store, nodes: [node], redis: null, stop: () => node.stop() };
+    return { store, nodes: [node], redis: null, httpPorts, stop: () => node.stop() };
   }
   const redis = await spawnRedis(pin.serverCore);
   const nodes: ServerNode[] = [];
@@ -93,7 +105,7 @@ export async function startCluster(
         await spawnServer({
           nodeId: `bench-${tag}-${id}`,
           core: pin.serverCore,
-          extra: ["--redis", redis.url, "--redis-prefix", "bench:", ...base],
+          extra: ["--redis", redis.url, "--redis-prefix", "bench:", ...base, ...http()],
         }),
       );
     }
@@ -101,7 +113,7 @@ export async function startCluster(
     await stop();
     throw error;
   }
-  return { store, nodes, redis, stop };
+  return { store, nodes, redis, httpPorts, stop };
 }
 
 /** CPU, wall and core-busy figures over one measured window. */
@@ -129,6 +141,11 @@ export interface Measure {
   disturbed: boolean;
 }
 
+/** CPU seconds of redis-server processes. */
+function redisCpu(pids: readonly number[]): number {
+  return pids.reduce((sum, pid) => sum + (cpuSeconds(pid) ?? 0), 0);
+}
+
 /** Snapshots CPU counters now; `stop()` returns the figures since. */
 export class Meter {
   readonly #cluster: ServerSide;
@@ -145,12 +162,12 @@ export class Meter {
     // A node's hashing workers are part of the server.
     this.#ours = new Set([
       Deno.pid,
-      ...cluster.nodes.flatMap((n) => [n.pid, ...childPids(n.pid)]),
+      ...cluster.nodes.flatMap((n) => [n.pid, ...descendantPids(n.pid)]),
     ]);
-    if (cluster.redis) this.#ours.add(cluster.redis.pid);
+    for (const pid of cluster.redis?.pids ?? []) this.#ours.add(pid);
     this.#others = otherCpu(this.#ours);
     this.#server = cluster.nodes.map((n) => treeCpuSeconds(n.pid) ?? 0);
-    this.#redis = cluster.redis ? cpuSeconds(cluster.redis.pid) : null;
+    this.#redis = cluster.redis ? redisCpu(cluster.redis.pids) : null;
     this.#bench = cpuSeconds(Deno.pid) ?? 0;
   }
 
@@ -161,7 +178,7 @@ export class Meter {
       0,
     );
     const redisCpuS = this.#cluster.redis && this.#redis !== null
-      ? (cpuSeconds(this.#cluster.redis.pid) ?? 0) - this.#redis
+      ? redisCpu(this.#cluster.redis.pids) - this.#redis
       : null;
     const benchCpuS = (cpuSeconds(Deno.pid) ?? 0) - this.#bench;
     let others = 0;
@@ -204,8 +221,8 @@ export class Meter {
  */
 export async function waitQuiet(cluster: ServerSide | null, maxMs: number): Promise<number> {
   const nodes = cluster?.nodes.map((n) => n.pid) ?? [];
-  const ours = new Set([Deno.pid, ...nodes, ...nodes.flatMap((pid) => childPids(pid))]);
-  if (cluster?.redis) ours.add(cluster.redis.pid);
+  const ours = new Set([Deno.pid, ...nodes, ...nodes.flatMap((pid) => descendantPids(pid))]);
+  for (const pid of cluster?.redis?.pids ?? []) ours.add(pid);
   const ourCpu = () => [...ours].reduce((sum, pid) => sum + (cpuSeconds(pid) ?? 0), 0);
   const deadline = Date.now() + maxMs;
   let told = false;
@@ -274,7 +291,7 @@ export async function setupAccounts(
     const conn = await BenchConn.open({ host: "127.0.0.1", port: node.port, bufferBytes: 16384 });
     try {
       await withTimeout(
-        conn.request({ type: "hello", protocol: 1 }).then(() =>
+        conn.request({ type: "hello", protocol: 2 }).then(() =>
           conn.request({
             type: "register",
             name,
@@ -322,11 +339,11 @@ export async function connectAccounts(
   cluster: Cluster,
   accounts: Account[],
   sink: DeliverySink,
+  transport: Transport = "tcp",
 ): Promise<{ conns: BenchConn[]; failed: number; errors: string[] }> {
   const conns: BenchConn[] = [];
   const result = await pool(accounts.length, 50, Date.now() + 60_000, async (i) => {
-    const node = cluster.nodes[i % cluster.nodes.length];
-    const conn = await BenchConn.open({ host: "127.0.0.1", port: node.port });
+    const conn = await openOn(cluster, i, transport);
     try {
       await helloResume(conn, accounts[i].token, 15_000);
     } catch (error) {
@@ -339,6 +356,13 @@ export async function connectAccounts(
   return { conns, failed: result.failed, errors: [...result.errors.keys()] };
 }
 
+/** Opens a connection to node `i mod nodes` over `transport`. */
+function openOn(cluster: Cluster, i: number, transport: Transport): Promise<BenchConn> {
+  const n = i % cluster.nodes.length;
+  const port = transport === "ws" ? cluster.httpPorts[n] : cluster.nodes[n].port;
+  return BenchConn.open({ host: "127.0.0.1", port, transport });
+}
+
 /** Counts of errors by code. */
 function bump(counts: Record<string, number>, error: unknown): void {
   const key = error instanceof ReplyError ? error.code : "closed";
@@ -346,11 +370,13 @@ function bump(counts: Record<string, number>, error: unknown): void {
 }
 
 /** An imchat session sending group messages. */
-class ImchatSender implements Sender {
+export class ImchatSender implements Sender {
   readonly #conn: BenchConn;
+  readonly #room: string;
 
-  constructor(conn: BenchConn) {
+  constructor(conn: BenchConn, room: string) {
     this.#conn = conn;
+    this.#room = room;
   }
 
   get isOpen(): boolean {
@@ -362,7 +388,7 @@ class ImchatSender implements Sender {
   }
 
   send(text: string): Promise<void> {
-    return this.#conn.request({ type: "send", text }).then(() => {}, (error) => {
+    return this.#conn.request({ type: "send", room: this.#room, text }).then(() => {}, (error) => {
       throw new Error(error instanceof ReplyError ? error.code : "closed");
     });
   }
@@ -381,29 +407,33 @@ class ImchatSender implements Sender {
  * (account i on node i mod nodes), sender i resumes `senders[i]` on node i mod nodes; the
  * room is the group.
  */
-export function imchatRoom(cluster: Cluster, accounts: Accounts): RoomTarget {
+export function imchatRoom(
+  cluster: Cluster,
+  accounts: Accounts,
+  transport: Transport = "tcp",
+): RoomTarget {
   return {
     side: cluster,
     acks: true,
     async openReceivers(n, sink) {
-      const res = await connectAccounts(cluster, accounts.receivers.slice(0, n), sink);
+      const res = await connectAccounts(cluster, accounts.receivers.slice(0, n), sink, transport);
       const conns: Receiver[] = res.conns.filter((c) => c !== undefined);
       return { conns, failed: res.failed, errors: res.errors };
     },
     async openSender(i) {
       const account = accounts.senders[i];
       if (!account) throw new Error(`no account for sender ${i + 1}`);
-      const node = cluster.nodes[i % cluster.nodes.length];
-      const conn = await BenchConn.open({ host: "127.0.0.1", port: node.port });
+      const conn = await openOn(cluster, i, transport);
       try {
         await helloResume(conn, account.token, 15_000);
       } catch (error) {
         conn.close();
         throw error;
       }
-      return new ImchatSender(conn);
+      return new ImchatSender(conn, LOBBY);
     },
     info: () => ({
+      transport: transport === "ws" ? "WebSocket (/ws, one text message per frame)" : "TCP",
       byteScanFastPath: fastPathFailure === null ? "on" : `OFF: ${fastPathFailure}`,
     }),
   };
@@ -423,7 +453,7 @@ export async function imchatIdle(pin: Pinning, spread: string[] | null): Promise
   try {
     const setup = await BenchConn.open({ host: "127.0.0.1", port: node.port, bufferBytes: 16384 });
     try {
-      await setup.request({ type: "hello", protocol: 1 });
+      await setup.request({ type: "hello", protocol: 2 });
       await setup.request({
         type: "register",
         name: "idle01",

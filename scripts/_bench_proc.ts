@@ -41,27 +41,48 @@ export function cpuSeconds(pid: number): number | null {
   }
 }
 
-/** Pids of the direct children of `pid` (a server's password-hashing workers). */
-export function childPids(pid: number): number[] {
-  const out: number[] = [];
+/** Pids of every descendant of `pid` (workers of a supervisor and their hashing workers). */
+export function descendantPids(pid: number): number[] {
+  const parents = new Map<number, number[]>();
   for (const entry of Deno.readDirSync("/proc")) {
     const child = Number(entry.name);
     if (!Number.isInteger(child)) continue;
     try {
       const stat = Deno.readTextFileSync(`/proc/${child}/stat`);
-      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) out.push(child);
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      const list = parents.get(ppid) ?? [];
+      list.push(child);
+      parents.set(ppid, list);
     } catch {
       // exited meanwhile
+    }
+  }
+  const out: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    for (const child of parents.get(queue.shift()!) ?? []) {
+      out.push(child);
+      queue.push(child);
     }
   }
   return out;
 }
 
-/** CPU seconds of a process and its direct children (a server and its hashing workers). */
+/**
+ * CPU seconds of a process and all its descendants (a server, its workers and their hashing
+ * workers) that are alive now.
+ */
 export function treeCpuSeconds(pid: number): number | null {
   const own = cpuSeconds(pid);
   if (own === null) return null;
-  return childPids(pid).reduce((sum, child) => sum + (cpuSeconds(child) ?? 0), own);
+  return descendantPids(pid).reduce((sum, child) => sum + (cpuSeconds(child) ?? 0), own);
+}
+
+/** RSS of a process and all its descendants, KiB, or null when it is gone. */
+export function treeRssKiB(pid: number): number | null {
+  const own = rssKiB(pid);
+  if (own === null) return null;
+  return descendantPids(pid).reduce((sum, child) => sum + (rssKiB(child) ?? 0), own);
 }
 
 /**
@@ -279,6 +300,16 @@ interface Managed {
   kill(): Promise<void>;
 }
 
+/**
+ * Registers a child started elsewhere so that {@linkcode killAll} kills it too; returns the
+ * function that unregisters it.
+ */
+export function manage(kill: () => Promise<void>): () => void {
+  const managed: Managed = { kill };
+  live.add(managed);
+  return () => void live.delete(managed);
+}
+
 /** Kills every child still running. */
 export async function killAll(): Promise<void> {
   await Promise.allSettled([...live].map((m) => m.kill()));
@@ -336,6 +367,14 @@ export interface ServerNode {
   stop(): Promise<void>;
 }
 
+/** Deno flags of every server spawned from now on (e.g. `--cpu-prof`). */
+let serverDenoFlags: string[] = [];
+
+/** Sets the Deno flags of every server spawned from now on. */
+export function setServerDenoFlags(flags: string[]): void {
+  serverDenoFlags = [...flags];
+}
+
 /** Options of {@linkcode spawnServer}. */
 export interface NodeOptions {
   nodeId: string;
@@ -356,6 +395,7 @@ export async function spawnServer(options: NodeOptions): Promise<ServerNode> {
     "run",
     "--quiet",
     "--allow-all",
+    ...serverDenoFlags,
     SERVER_TS,
     "--host",
     host,
@@ -373,6 +413,7 @@ export async function spawnServer(options: NodeOptions): Promise<ServerNode> {
     "warn",
     "--node-id",
     options.nodeId,
+    ...(options.extra?.includes("--workers") ? [] : ["--workers", "1"]),
     ...(options.extra ?? []),
   ];
   const child = await spawnPinned(options.core, Deno.execPath(), args, "piped");
@@ -406,13 +447,15 @@ export async function spawnServer(options: NodeOptions): Promise<ServerNode> {
   const managed: Managed = {
     async kill() {
       live.delete(managed);
+      // Workers and hashing workers too: a supervisor killed hard would leave them behind.
+      const tree = exited ? [] : descendantPids(child.pid);
       if (!exited) {
         try {
           child.kill("SIGTERM");
         } catch {
           // gone
         }
-        if (!await waitStatus(child, 3000)) {
+        if (!await waitStatus(child, 5000)) {
           try {
             child.kill("SIGKILL");
           } catch {
@@ -421,9 +464,9 @@ export async function spawnServer(options: NodeOptions): Promise<ServerNode> {
           await waitStatus(child, 3000);
         }
       }
-      if (realPid !== child.pid) {
+      for (const pid of realPid !== child.pid ? [realPid, ...tree] : tree) {
         try {
-          Deno.kill(realPid, "SIGKILL");
+          Deno.kill(pid, "SIGKILL");
         } catch {
           // gone
         }
@@ -473,7 +516,7 @@ async function waitForHello(
   tail: string[],
 ): Promise<void> {
   const deadline = Date.now() + 20_000;
-  const hello = new TextEncoder().encode('{"type":"hello","id":1,"protocol":1}');
+  const hello = new TextEncoder().encode('{"type":"hello","id":1,"protocol":2}');
   const frame = new Uint8Array(4 + hello.length);
   new DataView(frame.buffer).setUint32(0, hello.length);
   frame.set(hello, 4);
@@ -520,12 +563,14 @@ export interface RedisProc {
   url: string;
   port: number;
   pid: number;
+  /** `[pid]`: the processes whose CPU and memory count as Redis. */
+  pids: number[];
   version: string;
   stop(): Promise<void>;
 }
 
 /** Starts Debian's redis-server on a free loopback port without persistence, pinned. */
-export async function spawnRedis(core: number | null): Promise<RedisProc> {
+export async function spawnRedis(core: number | null, extra: string[] = []): Promise<RedisProc> {
   const port = freePort();
   const dir = await Deno.makeTempDir({ prefix: "imchat-bench-redis-" });
   const child = await spawnPinned(core, "redis-server", [
@@ -539,6 +584,7 @@ export async function spawnRedis(core: number | null): Promise<RedisProc> {
     "",
     "--appendonly",
     "no",
+    ...extra,
   ], "null");
   let exited = false;
   child.status.then(() => exited = true);
@@ -581,7 +627,53 @@ export async function spawnRedis(core: number | null): Promise<RedisProc> {
   }
   const pid = findProcess(child.pid, "redis-server") ?? child.pid;
   const version = (await capture("redis-server", ["--version"])) ?? "?";
-  return { url: `redis://127.0.0.1:${port}`, port, pid, version, stop: () => managed.kill() };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    pid,
+    pids: [pid],
+    version,
+    stop: () => managed.kill(),
+  };
+}
+
+/**
+ * Starts three redis-server masters with cluster mode on (no replicas), pinned, and joins
+ * them into a cluster with `redis-cli --cluster create`; resolves once every slot is served.
+ * The result's `pid` is the first master's; `pids` holds all three.
+ */
+export async function spawnRedisCluster(core: number | null): Promise<RedisProc> {
+  const nodes: RedisProc[] = [];
+  const stop = async () => void await Promise.allSettled(nodes.map((n) => n.stop()));
+  try {
+    for (let i = 0; i < 3; i++) {
+      nodes.push(
+        await spawnRedis(core, ["--cluster-enabled", "yes", "--cluster-node-timeout", "5000"]),
+      );
+    }
+    const created = await capture("redis-cli", [
+      "--cluster",
+      "create",
+      ...nodes.map((n) => `127.0.0.1:${n.port}`),
+      "--cluster-replicas",
+      "0",
+      "--cluster-yes",
+    ]);
+    if (created === null) throw new Error("redis-cli --cluster create failed");
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const infos = await Promise.all(
+        nodes.map((n) => capture("redis-cli", ["-p", String(n.port), "CLUSTER", "INFO"])),
+      );
+      if (infos.every((info) => info?.includes("cluster_state:ok"))) break;
+      if (Date.now() > deadline) throw new Error("the Redis Cluster did not become ready");
+      await sleep(100);
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { ...nodes[0], pids: nodes.map((n) => n.pid), stop };
 }
 
 /** Settings of a generated ngircd configuration. */

@@ -13,8 +13,8 @@ import { type DeliverySink, nowMs, pace, sleep, stampText } from "./_bench_commo
 export interface ServerSide {
   /** Server processes; each counts with its direct children (imchat's hashing workers). */
   nodes: readonly { pid: number }[];
-  /** A redis-server, counted apart, or null. */
-  redis: { pid: number } | null;
+  /** The redis-server processes (one, or the masters of a cluster), counted apart, or null. */
+  redis: { pids: readonly number[] } | null;
 }
 
 /** A connection that receives the room's messages. */

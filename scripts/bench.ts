@@ -8,11 +8,20 @@
  * JSON file (`--out`, default `bench-results/latest.json`).
  *
  * Scenarios: `connect` (idle logged-in connections and memory per connection at 10,000 and
- * 19,000), `fanout` (room throughput with 1 and with 4 senders, windowed by deliveries),
- * `latency` (light load: paced room messages), `private` (pairs exchanging private messages),
- * `login` (resumes/s, password logins/s, chat latency during a login storm). Store modes:
- * `kv` (one node on Deno KV in memory) and `redis` (two nodes on one redis-server; fanout,
- * latency and private only).
+ * 19,000), `fanout` (one big room: throughput with 1 and with 4 senders, windowed by
+ * deliveries; `--transport ws` runs it over WebSocket as well), `latency` (light load: paced
+ * room messages), `private` (pairs exchanging private messages), `login` (resumes/s,
+ * password logins/s, chat latency during a login storm). Store modes: `kv` (one node on Deno
+ * KV in memory) and `redis` (two nodes on one redis-server; fanout, latency and private
+ * only). Every imchat client speaks protocol 2 and acknowledges per stream every 100 ms.
+ *
+ * On seeded Redis servers of their own (accounts, tokens and rooms written through the store
+ * contracts, so no scrypt hash is spent on setup): `storm` (presence storms: everyone dropped
+ * and resumed at once, frames from /metrics), `rooms` (2,000 rooms of 10 under 200 messages
+ * per second), `scaling` (the same on 1 and 2 workers, on one Redis and on a three-master
+ * cluster), `100k` (100,000 idle users on `--workers` processes, connected by several load
+ * processes from their own loopback source addresses, and one lobby-style room of all of
+ * them). `paste` times the terminal client's 4,000-character paste.
  *
  * `--peer ngircd` runs connect, fanout and latency once more against Debian's ngircd (a C
  * IRC server) in the same sitting, with the same rules, sizes, pinning and measurement
@@ -43,6 +52,7 @@ import {
   startCluster,
   waitQuiet,
 } from "./_bench_load.ts";
+import type { Transport } from "./_bench_client.ts";
 import {
   capture,
   initClockTicks,
@@ -54,9 +64,24 @@ import {
   type Pinning,
   pinSelf,
   rssKiB,
+  setServerDenoFlags,
   spawnNgircd,
 } from "./_bench_proc.ts";
+import {
+  type FleetOptions,
+  type FleetOut,
+  hundredThousand,
+  manyRooms,
+  presenceStorm,
+  type RoomsOut,
+  type ScaleOptions,
+  type ScaleServer,
+  startScaleServer,
+  type StormOut,
+} from "./_bench_scale.ts";
+import type { SeedPlan } from "./_bench_seed.ts";
 import { fmt, type LatencySummary, round, table } from "./_bench_stats.ts";
+import { benchPaste } from "./bench_paste.ts";
 import {
   type IdleConn,
   type IdleTarget,
@@ -69,11 +94,36 @@ import {
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
-type Scenario = "connect" | "fanout" | "latency" | "private" | "login";
+type Scenario =
+  | "connect"
+  | "fanout"
+  | "latency"
+  | "private"
+  | "login"
+  | "storm"
+  | "rooms"
+  | "scaling"
+  | "100k"
+  | "paste";
 type Store = "kv" | "redis";
 /** Reference peers. */
 type Peer = "ngircd";
-const SCENARIOS: Scenario[] = ["connect", "fanout", "latency", "private", "login"];
+const SCENARIOS: Scenario[] = [
+  "connect",
+  "fanout",
+  "latency",
+  "private",
+  "login",
+  "storm",
+  "rooms",
+  "scaling",
+  "100k",
+  "paste",
+];
+/** Scenarios of the chat cluster of each store mode. */
+const CHAT_SCENARIOS: Scenario[] = ["fanout", "latency", "private", "login"];
+/** Scenarios on a seeded Redis server of their own, whatever `--store` says (but none). */
+const SCALE_SCENARIOS: Scenario[] = ["storm", "rooms", "scaling", "100k"];
 /** Scenarios run in Redis mode. */
 const REDIS_SCENARIOS: Scenario[] = ["fanout", "latency", "private"];
 /** Scenarios run against a peer. */
@@ -104,6 +154,22 @@ interface Sizes {
   stormPhaseMs: number;
   stormConcurrency: number;
   loginUsers: number;
+  /** Users of the presence storms (3 rooms of 20 each), one storm each. */
+  presenceUsers: number[];
+  /** Users of the storm with everyone in one lobby above the presence limit. */
+  lobbyUsers: number;
+  /** Resumes in flight during a storm. */
+  presenceConcurrency: number;
+  /** Many rooms: users, rooms per user, members per room, messages per second. */
+  roomsUsers: number;
+  roomsPerUser: number;
+  roomSize: number;
+  roomsRate: number;
+  roomsMs: number;
+  /** Runs of the paste figure. */
+  pasteRuns: number;
+  /** The 100,000-connection run: users, workers, load processes, etc. */
+  fleet: FleetOptions;
 }
 
 const FULL: Sizes = {
@@ -128,6 +194,26 @@ const FULL: Sizes = {
   stormPhaseMs: 5000,
   stormConcurrency: 32,
   loginUsers: 32,
+  presenceUsers: [5000, 10_000, 15_000],
+  lobbyUsers: 15_000,
+  presenceConcurrency: 1000,
+  roomsUsers: 5000,
+  roomsPerUser: 4,
+  roomSize: 10,
+  roomsRate: 200,
+  roomsMs: 10_000,
+  pasteRuns: 5,
+  fleet: {
+    users: 100_000,
+    workers: 6,
+    members: 6,
+    addressesPerMember: 2,
+    atOnce: 200,
+    idleMs: 5000,
+    messages: 3,
+    connectMs: 240_000,
+    lobby: true,
+  },
 };
 
 const QUICK: Sizes = {
@@ -152,6 +238,26 @@ const QUICK: Sizes = {
   stormPhaseMs: 1500,
   stormConcurrency: 8,
   loginUsers: 8,
+  presenceUsers: [200, 400],
+  lobbyUsers: 400,
+  presenceConcurrency: 200,
+  roomsUsers: 400,
+  roomsPerUser: 4,
+  roomSize: 10,
+  roomsRate: 100,
+  roomsMs: 2000,
+  pasteRuns: 1,
+  fleet: {
+    users: 2000,
+    workers: 2,
+    members: 2,
+    addressesPerMember: 2,
+    atOnce: 50,
+    idleMs: 1000,
+    messages: 2,
+    connectMs: 60_000,
+    lobby: true,
+  },
 };
 
 /** Parsed command line. */
@@ -160,6 +266,10 @@ interface Options {
   stores: Store[];
   /** Reference peer to run in the same sitting, or null. */
   peer: Peer | null;
+  /** Transports of the imchat fan-out runs. */
+  transports: Transport[];
+  /** Where server processes write V8 CPU profiles (`--cpu-prof`), or null. */
+  profileDir: string | null;
   quick: boolean;
   out: string;
   sizes: Sizes;
@@ -167,12 +277,19 @@ interface Options {
 
 const USAGE = `Usage: deno task bench [options]
 
-  --scenario S      connect|fanout|latency|private|login|all (default all; repeat or
-                    comma-separate for several)
+  --scenario S      connect|fanout|latency|private|login|storm|rooms|scaling|100k|
+                    paste|all (default all; repeat or comma-separate for several).
+                    storm, rooms, scaling and 100k run on seeded Redis servers of
+                    their own whatever --store says (except none)
   --store S         kv|redis|both|none (default both; redis runs fanout, latency,
                     private; none runs imchat not at all, only --peer)
   --peer ngircd     also run connect, fanout and latency against Debian's ngircd (same
                     sitting, same rules) and print imchat/ngircd ratios
+  --transport T     tcp (default) or ws: ws runs the fan-out over WebSocket (/ws) as
+                    well, beside TCP
+  --fleet-lobby off 100k: users in no room (default on: all in one lobby-style room)
+  --profile DIR     servers run with --cpu-prof and write V8 CPU profiles into DIR
+                    (with --workers, the supervisor only)
   --quick           small phases, for a smoke test
   --out FILE        JSON results (default bench-results/latest.json)
   --connections N   idle connections of the connect scenario (default 19000)
@@ -189,6 +306,9 @@ function parseArgs(args: string[]): Options {
   let scenarios: Scenario[] = [...SCENARIOS];
   let stores: Store[] = ["kv", "redis"];
   let peer: Peer | null = null;
+  let transports: Transport[] = ["tcp"];
+  let profileDir: string | null = null;
+  let fleetLobby = true;
   let quick = false;
   let out = "bench-results/latest.json";
   const overrides: Partial<Sizes> = {};
@@ -237,6 +357,19 @@ function parseArgs(args: string[]): Options {
       case "--quick":
         quick = true;
         break;
+      case "--profile": {
+        const dir = value() ?? "";
+        if (!dir) throw new UsageError("--profile needs a directory");
+        profileDir = dir;
+        break;
+      }
+      case "--transport": {
+        const v = value();
+        if (v === "tcp") transports = ["tcp"];
+        else if (v === "ws" || v === "both") transports = ["tcp", "ws"];
+        else throw new UsageError(`--transport is tcp or ws, not "${v}"`);
+        break;
+      }
       case "--out":
         out = value() ?? "";
         if (!out) throw new UsageError("--out needs a file name");
@@ -250,6 +383,14 @@ function parseArgs(args: string[]): Options {
       case "--duration":
         durationS = int(flag, value(), 1);
         break;
+      case "--fleet-lobby": {
+        const v = value();
+        if (v !== "on" && v !== "off") {
+          throw new UsageError(`--fleet-lobby is on or off, not "${v}"`);
+        }
+        fleetLobby = v === "on";
+        break;
+      }
       case "--private-rate":
         overrides.privateRate = int(flag, value(), 1);
         break;
@@ -262,10 +403,15 @@ function parseArgs(args: string[]): Options {
     throw new UsageError("--store none runs nothing without --peer");
   }
   const sizes = { ...(quick ? QUICK : FULL), ...overrides };
+  sizes.fleet = { ...sizes.fleet, lobby: fleetLobby };
   if (durationS !== null) {
-    sizes.fanoutMs = sizes.latencyMs = sizes.privateMs = durationS * 1000;
+    sizes.fanoutMs =
+      sizes.latencyMs =
+      sizes.privateMs =
+      sizes.roomsMs =
+        durationS * 1000;
   }
-  return { scenarios, stores, peer, quick, out, sizes };
+  return { scenarios, stores, peer, transports, quick, out, sizes, profileDir };
 }
 
 /** One scenario's outcome on one server (imchat in one store mode, or the peer). */
@@ -550,9 +696,12 @@ function infoRows(info: Record<string, unknown>): [string, string][] {
   return Object.entries(info).map(([k, v]) => [k, show(v)]);
 }
 
-/** Summary label of a room run: "fanout 1 sender", "latency"... */
-function roomLabel(kind: "fanout" | "latency", senders: number): string {
-  return kind === "latency" ? "latency" : `fanout ${senders} sender${senders === 1 ? "" : "s"}`;
+/** Summary label of a room run: "fanout 1 sender", "latency", "fanout 4 senders (ws)"... */
+function roomLabel(kind: "fanout" | "latency", senders: number, transport: Transport): string {
+  const base = kind === "latency"
+    ? "latency"
+    : `fanout ${senders} sender${senders === 1 ? "" : "s"}`;
+  return transport === "ws" ? `${base} (ws)` : base;
 }
 
 async function groupScenario(
@@ -561,6 +710,7 @@ async function groupScenario(
   s: Sizes,
   senders: number,
   result: Result,
+  transport: Transport = "tcp",
 ): Promise<void> {
   const rate = kind === "fanout" ? null : s.latencyRate;
   const ms = kind === "fanout" ? s.fanoutMs : s.latencyMs;
@@ -574,9 +724,12 @@ async function groupScenario(
     warmupMs: s.warmupMs,
     serverProcesses: target.side.nodes.length,
     acks: target.acks,
+    transport,
   };
   progress(
-    `${targetOf(result)}: ${roomLabel(kind, senders)} (${s.clients} receivers, ${ms / 1000} s)`,
+    `${targetOf(result)}: ${roomLabel(kind, senders, transport)} (${s.clients} receivers, ${
+      ms / 1000
+    } s)`,
   );
   const run = await runGroup(
     target,
@@ -586,7 +739,7 @@ async function groupScenario(
   const p = run.phases[0];
   result.metrics = { ...p, ...run.info };
   rowsOf.set(result, [...phaseRows(p), ...infoRows(run.info)]);
-  addSummary(result, roomLabel(kind, senders), p);
+  addSummary(result, roomLabel(kind, senders, transport), p);
   if (kind === "latency" && p.latency.p99Ms !== null && result.server === "imchat") {
     result.notes.push(
       `p99 ${p.latency.p99Ms} ms ${p.latency.p99Ms <= 5 ? "meets" : "MISSES"} the 5 ms target`,
@@ -857,10 +1010,10 @@ async function connectScenario(
       serverPidNote: target.pidNote,
     };
     result.notes.push(
-      `100,000 connections cannot be reached on this machine: RLIMIT_NOFILE is ` +
-        `${Math.min(selfLimit, serverLimit)} per process (hard limit, cannot be raised) and the ` +
-        `server holds one descriptor per connection, so one server process tops out near ` +
-        `${limit}; the per-connection figures below are measured at N=${checkpoint} and N=${n}.`,
+      `RLIMIT_NOFILE is ${Math.min(selfLimit, serverLimit)} per process (hard limit) and one ` +
+        `server process holds one descriptor per connection, so it tops out near ${limit}; ` +
+        `the per-connection figures below are measured at N=${checkpoint} and N=${n} (the ` +
+        `100k scenario spreads 100,000 over --workers processes).`,
     );
     if (n < requested) result.notes.push(`--connections ${requested} clamped to ${n}`);
     if (cap && concurrency < s.connectConcurrency) {
@@ -1002,6 +1155,456 @@ async function connectScenario(
 }
 
 // ---------------------------------------------------------------------------------------
+// Scale scenarios on seeded Redis servers
+
+/**
+ * Server flags of the storm and 100k runs: thousands of resumes are in flight at once, and
+ * one waiting longer than the default 10 s login timeout would be cut off.
+ */
+const LONG_LOGIN = ["--login-timeout", "60"];
+
+/** Starts a seeded server, runs `body` on it and stops it, recording its processes. */
+async function onScaleServer<T>(
+  pin: Pinning,
+  o: ScaleOptions,
+  processes: Record<string, unknown>[],
+  body: (server: ScaleServer) => Promise<T>,
+): Promise<T> {
+  const server = await startScaleServer(pin, o);
+  processes.push({
+    role: `server ${server.node.nodeId}`,
+    pid: server.node.pid,
+    note: server.node.pidNote,
+    args: server.node.args,
+  }, { role: `redis (${o.redis})`, pids: server.redis.pids, url: server.redis.url });
+  try {
+    return await body(server);
+  } finally {
+    await server.stop();
+    progress(`${o.tag}: stopped server pid ${server.node.pid} and redis ${server.redis.pids}`);
+  }
+}
+
+function stormRows(o: StormOut, label: string): [string, string][] {
+  const m = o.measure;
+  return [
+    [`${label}: drop → every backlog`, `${fmt(o.stormS, 3)} s (${fmt(o.resumesPerS)} resumes/s)`],
+    [`${label}: resumed / failed`, `${fmt(o.resumed)} / ${JSON.stringify(o.failures)}`],
+    [
+      `${label}: frames sent by the server`,
+      `${fmt(o.serverFrames)} (${fmt(o.framesPerUser, 2)} per user)`,
+    ],
+    [`${label}: frames by type`, JSON.stringify(o.serverFramesByType)],
+    [`${label}: frames received by the clients`, fmt(o.clientFrames)],
+    [`${label}: roster users per session (mean)`, fmt(o.rosterMean, 2)],
+    [
+      `${label}: server CPU (nodes + redis)`,
+      `${fmt(m.serverCpuS, 2)} + ${fmt(m.redisCpuS, 2)} s over ${fmt(m.wallS, 2)} s, ` +
+      `${fmt(o.serverCpuMsPerUser, 3)} ms per user`,
+    ],
+    [`${label}: bench CPU`, `${fmt(m.benchCpuS, 2)} s (${fmt(m.benchCpuPct, 1)} %)`],
+    [
+      `${label}: other / unaccounted CPU`,
+      `${fmt(m.otherCpuPct, 1)} % / ${fmt(m.unaccountedPct, 1)} %${
+        m.disturbed ? " DISTURBED" : ""
+      }`,
+    ],
+  ];
+}
+
+/**
+ * Presence storms on one node (one worker) on Redis: `presenceUsers` users in 3 rooms of 20
+ * (lobby off), each size once; then `lobbyUsers` users in one lobby above the presence limit.
+ */
+async function stormScenario(
+  pin: Pinning,
+  s: Sizes,
+  result: Result,
+  processes: Record<string, unknown>[],
+): Promise<void> {
+  const plans: SeedPlan[] = s.presenceUsers.map((users) => ({
+    prefix: `s${users}-`,
+    users,
+    layers: 3,
+    roomSize: 20,
+    lobby: null,
+  }));
+  result.params = {
+    users: s.presenceUsers,
+    rooms: "3 per user, 20 members each (lobby off)",
+    lobbyUsers: s.lobbyUsers,
+    resumesInFlight: s.presenceConcurrency,
+    settleMs: 3000,
+    server: "one node, --workers 1, --login-timeout 60, on one redis-server (both on core 0)",
+    seeding: "accounts, tokens, rooms and memberships written through the store contracts",
+  };
+  const rows: [string, string][] = [];
+  const storms: StormOut[] = [];
+  rowsOf.set(result, rows);
+  const summary = (o: StormOut, label: string) =>
+    pushSummary(result, {
+      scenario: label,
+      target: "redis",
+      rate: `${fmt(o.stormS, 2)} s, ${fmt(o.framesPerUser, 1)} frames/user`,
+      p50: null,
+      p99: null,
+      p999: null,
+      max: null,
+      measure: o.measure,
+      perCpu: null,
+    });
+  await onScaleServer(
+    pin,
+    { tag: "storm", workers: 1, redis: "single", lobby: "", plans, extra: LONG_LOGIN },
+    processes,
+    async (server) => {
+      for (const [i, seeded] of server.seeded.entries()) {
+        await waitQuiet(server.side, 30_000);
+        progress(`storm: ${seeded.names.length} users in 3 rooms of 20: drop and resume all`);
+        const o = await presenceStorm(
+          server,
+          seeded,
+          { roomsPerUser: 3, lobby: false },
+          s.presenceConcurrency,
+          3000,
+        );
+        storms.push(o);
+        rows.push(...stormRows(o, `${fmt(plans[i].users)} users, rooms`));
+        summary(o, `storm ${fmt(o.users)} (rooms)`);
+      }
+    },
+  );
+  const lobbyPlan: SeedPlan = {
+    prefix: "l-",
+    users: s.lobbyUsers,
+    layers: 0,
+    roomSize: 1,
+    lobby: "lobby",
+  };
+  await onScaleServer(
+    pin,
+    {
+      tag: "storm-lobby",
+      workers: 1,
+      redis: "single",
+      lobby: "lobby",
+      plans: [lobbyPlan],
+      extra: LONG_LOGIN,
+    },
+    processes,
+    async (server) => {
+      await waitQuiet(server.side, 30_000);
+      progress(`storm: ${s.lobbyUsers} users in one lobby: drop and resume all`);
+      const o = await presenceStorm(
+        server,
+        server.seeded[0],
+        { roomsPerUser: 1, lobby: true },
+        s.presenceConcurrency,
+        3000,
+      );
+      storms.push(o);
+      rows.push(...stormRows(o, `${fmt(s.lobbyUsers)} users, lobby`));
+      summary(o, `storm ${fmt(o.users)} (lobby)`);
+    },
+  );
+  result.metrics = { storms, seeding: "see params" };
+  const rooms = storms.filter((o) => !o.lobby);
+  if (rooms.length > 1) {
+    const per = rooms.map((o) => `${fmt(o.users)}: ${fmt(o.framesPerUser, 2)}`).join(", ");
+    const spread = Math.max(...rooms.map((o) => o.framesPerUser)) /
+      Math.min(...rooms.map((o) => o.framesPerUser));
+    result.notes.push(
+      `frames per reconnecting user ${per} (largest/smallest ${fmt(spread, 2)}: ` +
+        `${spread <= 1.15 ? "linear in users" : "NOT linear"})`,
+    );
+  }
+  const biggest = rooms[rooms.length - 1];
+  if (biggest) {
+    result.notes.push(
+      `${fmt(biggest.users)}-user storm done in ${biggest.stormS} s: ` +
+        `${biggest.stormS < 10 ? "meets" : "MISSES"} the 10 s target`,
+    );
+  }
+}
+
+function roomsRows(o: RoomsOut, label: string): [string, string][] {
+  const m = o.measure;
+  const l = o.latency;
+  return [
+    [
+      `${label}: messages sent / deliveries / expected`,
+      `${fmt(o.sent)} / ${fmt(o.deliveries)} / ${fmt(o.expected)}`,
+    ],
+    [`${label}: deliveries/s`, fmt(o.deliveriesPerS)],
+    [
+      `${label}: latency p50 / p99 / p99.9 / max`,
+      `${fmt(l.p50Ms, 3)} / ${fmt(l.p99Ms, 3)} / ${fmt(l.p999Ms, 3)} / ${fmt(l.maxMs, 3)} ms`,
+    ],
+    [
+      `${label}: server CPU (nodes + redis)`,
+      `${fmt(m.serverCpuS, 2)} + ${fmt(m.redisCpuS, 2)} s (${
+        fmt(m.serverCpuPct + (m.redisCpuPct ?? 0), 1)
+      } % of a core)`,
+    ],
+    [`${label}: server CPU per delivery`, `${fmt(o.serverCpuUsPerDelivery, 1)} µs`],
+    [`${label}: deliveries per server CPU-s`, fmt(o.deliveriesPerServerCpuS)],
+    [`${label}: bench CPU`, `${fmt(m.benchCpuS, 2)} s (${fmt(m.benchCpuPct, 1)} %)`],
+    [
+      `${label}: other / unaccounted CPU`,
+      `${fmt(m.otherCpuPct, 1)} % / ${fmt(m.unaccountedPct, 1)} %${
+        m.disturbed ? " DISTURBED" : ""
+      }`,
+    ],
+    [
+      `${label}: send errors / skipped slots / backlog`,
+      `${JSON.stringify(o.sendErrors)} / ${fmt(o.missed)} / ${fmt(o.backlogMessages)}`,
+    ],
+    [
+      `${label}: cross-checks (mismatches)`,
+      `${fmt(o.crossChecks)} (${fmt(o.crossCheckMismatches)})`,
+    ],
+  ];
+}
+
+/**
+ * Many rooms: `roomsUsers` users each in `roomsPerUser` rooms of `roomSize` (lobby off),
+ * `roomsRate` messages per second spread over every room. With `scaling`, on 1 and 2
+ * workers, each on one redis-server and on a three-master cluster; else one worker on one
+ * redis-server.
+ */
+async function roomsScenario(
+  pin: Pinning,
+  s: Sizes,
+  result: Result,
+  processes: Record<string, unknown>[],
+  scaling: boolean,
+): Promise<void> {
+  const plan: SeedPlan = {
+    prefix: "m-",
+    users: s.roomsUsers,
+    layers: s.roomsPerUser,
+    roomSize: s.roomSize,
+    lobby: null,
+  };
+  const setups: { workers: number; redis: "single" | "cluster" }[] = scaling
+    ? [{ workers: 1, redis: "single" }, { workers: 2, redis: "single" }, {
+      workers: 1,
+      redis: "cluster",
+    }, { workers: 2, redis: "cluster" }]
+    : [{ workers: 1, redis: "single" }];
+  result.params = {
+    users: s.roomsUsers,
+    rooms: (s.roomsUsers * s.roomsPerUser) / s.roomSize,
+    roomsPerUser: s.roomsPerUser,
+    roomSize: s.roomSize,
+    rate: s.roomsRate,
+    durationMs: s.roomsMs,
+    setups: setups.map((x) => `${x.workers} worker(s), ${x.redis} redis`),
+    placement: "server processes and every redis-server pinned to core 0, bench to core 1",
+  };
+  const rows: [string, string][] = [];
+  const runs: (RoomsOut & { workers: number; redis: string })[] = [];
+  rowsOf.set(result, rows);
+  for (const setup of setups) {
+    const label = `${setup.workers} worker${setup.workers > 1 ? "s" : ""}, ${
+      setup.redis === "cluster" ? "3-master cluster" : "1 redis"
+    }`;
+    await onScaleServer(
+      pin,
+      { tag: `rooms-${setup.workers}-${setup.redis}`, lobby: "", plans: [plan], ...setup },
+      processes,
+      async (server) => {
+        await waitQuiet(server.side, 30_000);
+        progress(
+          `rooms (${label}): ${s.roomsUsers} users, ${result.params.rooms} rooms, ${s.roomsRate} msg/s`,
+        );
+        const o = await manyRooms(server, server.seeded[0], {
+          rate: s.roomsRate,
+          warmupMs: s.warmupMs,
+          ms: s.roomsMs,
+          atOnce: 500,
+        });
+        runs.push({ ...o, ...setup });
+        rows.push(...roomsRows(o, label));
+        pushSummary(result, {
+          scenario: `rooms ${label}`,
+          target: "redis",
+          rate: `${fmt(o.deliveriesPerS)} deliv/s`,
+          p50: o.latency.p50Ms,
+          p99: o.latency.p99Ms,
+          p999: o.latency.p999Ms,
+          max: o.latency.maxMs,
+          measure: o.measure,
+          perCpu: o.deliveriesPerServerCpuS,
+        });
+        if (o.deliveries < o.expected) {
+          result.notes.push(
+            `${label}: ${o.expected - o.deliveries} deliveries missing after a 5 s drain`,
+          );
+        }
+      },
+    );
+  }
+  result.metrics = { runs };
+}
+
+/**
+ * 100,000 logged-in idle users (issue 11) on `--workers` processes on one redis-server, all
+ * in one lobby-style room, connected by several load processes from their own loopback
+ * source addresses; then room messages timed to their last delivery.
+ */
+async function fleetScenario(
+  pin: Pinning,
+  s: Sizes,
+  result: Result,
+  processes: Record<string, unknown>[],
+): Promise<void> {
+  const f = s.fleet;
+  const limit = openFileLimit("self") ?? 1024;
+  result.params = {
+    ...f,
+    openFileLimitPerProcess: limit,
+    room: f.lobby
+      ? "every user in the lobby (above the presence limit: occupancy counts, no presence)"
+      : "no room (--fleet-lobby off)",
+    destination: "127.0.0.1:<port>; sources 127.0.0.2 and up, via node:net localAddress " +
+      "(Deno.connect has no local-address option)",
+    placement: "supervisor, workers and redis-server pinned to core 0; load processes to core 1",
+  };
+  const perMember = Math.ceil(f.users / f.members);
+  const perWorker = Math.ceil(f.users / f.workers);
+  if (perMember > limit - 500 || perWorker > limit - 500) {
+    throw new Error(
+      `${f.users} users need ${perMember} descriptors per load process and about ` +
+        `${perWorker} per worker: over the open-files limit of ${limit}`,
+    );
+  }
+  const lobby = f.lobby ? "lobby" : null;
+  const plan: SeedPlan = { prefix: "c-", users: f.users, layers: 0, roomSize: 1, lobby };
+  const o: FleetOut = await onScaleServer(
+    pin,
+    {
+      tag: "c100k",
+      workers: f.workers,
+      redis: "single",
+      lobby: lobby ?? "",
+      plans: [plan],
+      extra: LONG_LOGIN,
+    },
+    processes,
+    async (server) => {
+      result.params.seedS = server.seedS;
+      await waitQuiet(server.side, 30_000);
+      return hundredThousand(server, f, (pid) => processes.push({ role: "load process", pid }));
+    },
+  );
+  result.metrics = { ...o };
+  const k = o.kibPerConnection;
+  const c = o.connectMeasure;
+  const rows: [string, string][] = [
+    ["connected / failed", `${fmt(o.connected)} / ${fmt(o.failed)} ${JSON.stringify(o.errors)}`],
+    ["closed after login, by reason", JSON.stringify(o.closedAfterLogin)],
+    ["sessions per worker", o.sessionsPerWorker.join(", ")],
+    ["time to connect all (hello + resume)", `${fmt(o.connectS, 1)} s`],
+    ["resumes/s (whole run)", fmt(o.resumesPerS)],
+    ["resumes/s by 5-s interval", o.resumesPerSByInterval.join(", ")],
+    [
+      "server CPU while connecting (workers + redis)",
+      `${fmt(c.serverCpuS, 1)} + ${fmt(c.redisCpuS, 1)} s; ` +
+      `${
+        fmt((1000 * (c.serverCpuS + (c.redisCpuS ?? 0))) / Math.max(1, o.connected), 3)
+      } ms/resume`,
+    ],
+    ["bench CPU while connecting (parent)", `${fmt(c.benchCpuS, 1)} s`],
+    [
+      "server RSS before / idle (all workers)",
+      `${fmt(o.rssKiB.serverBefore / 1024, 1)} / ${fmt(o.rssKiB.serverIdle / 1024, 1)} MiB`,
+    ],
+    [
+      "redis RSS before / idle",
+      `${fmt(o.rssKiB.redisBefore / 1024, 1)} / ${fmt(o.rssKiB.redisIdle / 1024, 1)} MiB`,
+    ],
+    ["total RSS per connection (workers + redis)", `${fmt(k.total, 2)} KiB`],
+    ["growth per connection (workers + redis)", `${fmt(k.delta, 2)} KiB`],
+    [
+      "growth per connection: workers / redis",
+      `${fmt(k.serverOnly, 2)} / ${fmt(k.redisOnly, 2)} KiB`,
+    ],
+    ["load processes' RSS", `${o.benchRssMiB.join(", ")} MiB`],
+    ...o.deliveries.map((d, i): [string, string] => [
+      `message ${i + 1}: deliveries / expected; send → last (p50)`,
+      `${fmt(d.got)} / ${fmt(d.expected)}; ${fmt(d.lastMs, 1)} ms (${fmt(d.p50Ms, 1)} ms)`,
+    ]),
+  ];
+  if (o.deliveryMeasure) {
+    const d = o.deliveryMeasure;
+    rows.push([
+      "server CPU over the messages (workers + redis)",
+      `${fmt(d.serverCpuS, 2)} + ${fmt(d.redisCpuS, 2)} s over ${fmt(d.wallS, 1)} s`,
+    ]);
+  }
+  rowsOf.set(result, rows);
+  const lasts = o.deliveries.map((d) => d.lastMs).filter((v): v is number => v !== null);
+  const worst = lasts.length ? Math.max(...lasts) : null;
+  pushSummary(result, {
+    scenario: `${fmt(o.users)} idle users`,
+    target: `redis ${f.workers}w`,
+    rate: `${fmt(o.resumesPerS)} resumes/s, ${fmt(k.total, 1)} KiB/conn`,
+    p50: null,
+    p99: null,
+    p999: null,
+    max: worst,
+    measure: c,
+    perCpu: null,
+  });
+  result.notes.push(
+    `${fmt(k.total, 2)} KiB per connection (all workers + redis, total RSS / connections) ` +
+      `${k.total <= 8 ? "meets" : "MISSES"} the 8 KiB target; growth alone ${fmt(k.delta, 2)} KiB`,
+    `${fmt(o.resumesPerS)} resumes/s ${
+      o.resumesPerS >= 5000 ? "meets" : "MISSES"
+    } the 5,000/s target`,
+  );
+  if (f.lobby) {
+    const times = lasts.map((v) => fmt(v, 0)).join(", ");
+    const verdict = worst !== null && worst < 1000 ? "meets" : "MISSES";
+    result.notes.push(
+      `send → last of ${fmt(o.connected)} deliveries: ${times} ms; ${verdict} the 1 s target`,
+    );
+  }
+  if (o.connected < f.users) {
+    result.notes.push(
+      `only ${fmt(o.connected)} of ${fmt(f.users)} logged in within ${f.connectMs / 1000} s`,
+    );
+  }
+}
+
+/** The terminal client's paste figure (issue 13): `scripts/bench_paste.ts`. */
+async function pasteScenario(s: Sizes, result: Result): Promise<void> {
+  result.params = { runs: s.pasteRuns, text: "4,000 characters (CJK and ASCII)" };
+  progress(`paste: ${s.pasteRuns} runs in process and in tmux`);
+  const f = await benchPaste(s.pasteRuns);
+  result.metrics = { ...f };
+  rowsOf.set(result, [
+    ["in process (editing and layout), median", `${fmt(f.inProcessMs, 2)} ms`],
+    [
+      "in a terminal (tmux, paste to screen), median",
+      f.terminalMs === null ? "skipped (no tmux)" : `${fmt(f.terminalMs, 0)} ms`,
+    ],
+  ]);
+  pushSummary(result, {
+    scenario: "paste 4,000 chars",
+    target: "client",
+    rate: `${fmt(f.inProcessMs, 1)} ms / ${f.terminalMs === null ? "-" : fmt(f.terminalMs, 0)} ms`,
+    p50: null,
+    p99: null,
+    p999: null,
+    max: null,
+    measure: null,
+    perCpu: null,
+  });
+}
+
+// ---------------------------------------------------------------------------------------
 // Output
 
 /**
@@ -1055,11 +1658,12 @@ async function machine(
     receive: "raw read() loop per connection, length headers walked in place, message frames " +
       "byte-scanned (layout verified against JSON.parse on each connection's first message " +
       "and on every 100th); EVERY delivery is timed, receive time taken once per read()",
-    acks: "imchat: one cumulative ack per connection at most every 100 ms; IRC has none",
     window: "room senders: messages issued × open receivers − deliveries ≤ senders × window " +
       "× receivers, counted at the receivers (the same rule for every server)",
     text: "every room message is the send stamp b:<epoch ms, 3 decimals> (19 bytes)",
-    backlog: "logins/resumes pass since=1e15, so no group backlog is replayed",
+    backlog: "receivers acknowledge per stream every 100 ms and before closing; a resume " +
+      "starts after the acknowledged position, so little backlog is replayed (counted apart)",
+    acks: "imchat: one cumulative ack per stream per connection at most every 100 ms; IRC has none",
     ...(peer === "ngircd"
       ? {
         ngircd: {
@@ -1078,7 +1682,8 @@ async function machine(
 
 function printResult(r: Result): void {
   const senders = r.scenario === "fanout" && typeof r.params.senders === "number"
-    ? ` (${r.params.senders} sender${r.params.senders === 1 ? "" : "s"})`
+    ? ` (${r.params.senders} sender${r.params.senders === 1 ? "" : "s"}` +
+      `${r.params.transport === "ws" ? ", WebSocket" : ""})`
     : "";
   console.log(
     `\n=== ${r.scenario}${senders} · ${targetOf(r)} ${r.ok ? "" : "(FAILED)"}`.trimEnd(),
@@ -1174,6 +1779,10 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   const { scenarios, stores, peer, sizes: s } = options;
+  if (options.profileDir) {
+    await Deno.mkdir(options.profileDir, { recursive: true });
+    setServerDenoFlags(["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`]);
+  }
   // Before pinning: nproc counts the cores this process may use.
   const cores = Number(await capture("nproc", [])) || navigator.hardwareConcurrency;
   const clkTck = await initClockTicks();
@@ -1195,7 +1804,11 @@ async function main(args: string[]): Promise<number> {
     await Deno.writeTextFile(options.out, JSON.stringify(output, null, 2) + "\n");
   };
   // Hard stop: whatever happens, nothing runs longer than this.
-  const budgetMs = (options.quick ? 240_000 : 1_500_000) + (peer && !options.quick ? 600_000 : 0);
+  const extraS: Partial<Record<Scenario, number>> = options.quick
+    ? { storm: 120, rooms: 60, scaling: 180, "100k": 120, paste: 60 }
+    : { storm: 900, rooms: 300, scaling: 900, "100k": 1200, paste: 120 };
+  const budgetMs = (options.quick ? 240_000 : 1_500_000) + (peer && !options.quick ? 600_000 : 0) +
+    scenarios.reduce((ms, sc) => ms + 1000 * (extraS[sc] ?? 0), 0);
   const watchdog = setTimeout(async () => {
     console.error(`bench: overall time budget of ${budgetMs / 1000} s exceeded; aborting`);
     await killAll();
@@ -1273,9 +1886,14 @@ async function main(args: string[]): Promise<number> {
   };
 
   /** The room runs of `wanted`: fanout once per sender count, the others once. */
-  const roomRuns = (wanted: Scenario[]): { sc: Scenario; senders: number }[] =>
-    wanted.flatMap((sc): { sc: Scenario; senders: number }[] =>
-      sc === "fanout" ? s.senders.map((senders) => ({ sc, senders })) : [{ sc, senders: 1 }]
+  type RoomRunSpec = { sc: Scenario; senders: number; transport: Transport };
+  const roomRuns = (wanted: Scenario[], transports: Transport[] = ["tcp"]): RoomRunSpec[] =>
+    wanted.flatMap((sc): RoomRunSpec[] =>
+      sc === "fanout"
+        ? transports.flatMap((transport) =>
+          s.senders.map((senders) => ({ sc, senders, transport }))
+        )
+        : [{ sc, senders: 1, transport: "tcp" }]
     );
 
   console.log(`imchat benchmark — ${meta.date}`);
@@ -1315,11 +1933,11 @@ async function main(args: string[]): Promise<number> {
   const imchatRooms = async (store: Store) => {
     const on = { server: "imchat" as const, store };
     const chat = scenarios.filter((sc) =>
-      sc !== "connect" && (store === "kv" || REDIS_SCENARIOS.includes(sc))
+      CHAT_SCENARIOS.includes(sc) && (store === "kv" || REDIS_SCENARIOS.includes(sc))
     );
     if (chat.length === 0) return;
     let cluster: Cluster | null = null;
-    const runs = roomRuns(chat);
+    const runs = roomRuns(chat, options.transports);
     let done = 0;
     try {
       progress(`${store}: starting ${store === "kv" ? "one node" : "redis-server and two nodes"}`);
@@ -1339,12 +1957,15 @@ async function main(args: string[]): Promise<number> {
       const receivers = Math.max(s.clients, chat.includes("private") ? s.pairs * 2 : 0);
       const senders = chat.includes("fanout") ? Math.max(...s.senders) : 1;
       const accounts = await setupAccounts(cluster, receivers, loginUsers, senders);
-      const room = imchatRoom(cluster, accounts);
-      for (const { sc, senders } of runs) {
+      const rooms = {
+        tcp: imchatRoom(cluster, accounts),
+        ws: imchatRoom(cluster, accounts, "ws"),
+      };
+      for (const { sc, senders, transport } of runs) {
         if (!options.quick) await waitQuiet(cluster, 60_000);
         await run(sc, on, (r) => {
           if (sc === "fanout" || sc === "latency") {
-            return groupScenario(sc, room, s, senders, r);
+            return groupScenario(sc, rooms[transport], s, senders, r, transport);
           }
           if (sc === "private") return privateScenario(cluster!, accounts, s, r);
           return loginScenario(cluster!, accounts, s, r);
@@ -1450,7 +2071,9 @@ async function main(args: string[]): Promise<number> {
     // The peer runs right after the first store mode's runs of the same kind, so the figures
     // compared are measured minutes, not a whole run, apart.
     for (const [i, store] of stores.entries()) {
-      for (const sc of scenarios.filter((x) => store !== "kv" && !REDIS_SCENARIOS.includes(x))) {
+      const kvOnly = (x: Scenario) =>
+        (x === "connect" || CHAT_SCENARIOS.includes(x)) && !REDIS_SCENARIOS.includes(x);
+      for (const sc of scenarios.filter((x) => store !== "kv" && kvOnly(x))) {
         console.log(`\n(${sc} runs in kv mode only; skipped for ${store})`);
       }
       await imchatConnect(store);
@@ -1461,6 +2084,29 @@ async function main(args: string[]): Promise<number> {
     if (stores.length === 0 && ready) {
       await peerConnect(ready);
       await peerRooms(ready);
+    }
+    if (stores.length > 0) {
+      for (const sc of scenarios.filter((x) => SCALE_SCENARIOS.includes(x))) {
+        await run(
+          sc,
+          { server: "imchat", store: "redis" },
+          (r) =>
+            sc === "storm"
+              ? stormScenario(pin, s, r, processes)
+              : sc === "100k"
+              ? fleetScenario(pin, s, r, processes)
+              : roomsScenario(pin, s, r, processes, sc === "scaling"),
+          () => waitQuiet(null, 60_000),
+        );
+      }
+    }
+    if (scenarios.includes("paste")) {
+      await run(
+        "paste",
+        { server: "imchat", store: null },
+        (r) => pasteScenario(s, r),
+        () => waitQuiet(null, 60_000),
+      );
     }
     if (peer) {
       const theirs = peerFigures(results, peer, null);

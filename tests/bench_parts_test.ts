@@ -2,11 +2,12 @@
  * Unit tests of the load generator's parts: the latency histogram, the byte-scanning imchat
  * receiver and IRC driver (fed by fake servers over loopback, split at awkward places), the
  * IRC line reader (fed byte by byte and split at every offset), the delivery window of the
- * room senders, the ngircd configuration and the imchat/peer comparison.
+ * room senders, the ngircd configuration, the imchat/peer comparison, and the pure parts of
+ * the scale scenarios (room layout, /metrics counters, load-process shares and addresses).
  */
 
 import { deepStrictEqual, equal, ok, rejects, throws } from "node:assert/strict";
-import { BenchConn, frameOf } from "../scripts/_bench_client.ts";
+import { BenchConn, frameOf, FrameReader } from "../scripts/_bench_client.ts";
 import { DeliverySink, parseStamp, stampText } from "../scripts/_bench_common.ts";
 import { compareFigures, peerFigures } from "../scripts/_bench_compare.ts";
 import {
@@ -17,7 +18,10 @@ import {
   MAX_LINE,
   parseIrcLine,
 } from "../scripts/_bench_irc.ts";
+import { shares, sourceAddresses } from "../scripts/_bench_fleet.ts";
 import { ngircdConfig } from "../scripts/_bench_proc.ts";
+import { counterDelta, framesOut, sessionsPerWorker } from "../scripts/_bench_scale.ts";
+import { roomLayout, roomName, userName } from "../scripts/_bench_seed.ts";
 import { Histogram } from "../scripts/_bench_stats.ts";
 import { type Receiver, RoomSenders, type Sender } from "../scripts/_bench_target.ts";
 
@@ -42,26 +46,26 @@ Deno.test("histogram percentiles: exact below 2 ms, within 0.1 % above", () => {
   equal(new Histogram().summary().p99Ms, null);
 });
 
-Deno.test("receiver byte-scans message frames split across reads, and acks", async () => {
+/** A message event laid out as the server encodes it. */
+function message(stream: string, seq: number, text: string, extra: object = {}, top = {}) {
+  return frameOf({
+    type: "message",
+    msg: { stream, seq, ts: 1, from: "bob", nick: 'B"O}B', text, ...extra },
+    ...top,
+  });
+}
+
+Deno.test("receiver byte-scans message frames split across reads, and acks per stream", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   const sendMs = Date.now() - 3.25;
   const frames = [
     frameOf({ type: "presence", user: { name: "x", nickname: "X" }, online: true }),
-    frameOf({
-      type: "message",
-      msg: { id: 7, ts: 1, from: "bob", nick: "BOB", text: stampText(sendMs) },
-    }),
-    frameOf({
-      type: "message",
-      msg: { id: 9, ts: 1, from: "bob", nick: 'B"O}B', to: "al", text: stampText(sendMs) },
-    }),
-    frameOf({
-      type: "message",
-      msg: { id: 3, ts: 1, from: "bob", nick: "BOB", text: "hi" },
-      away: true,
-    }),
-    frameOf({ type: "message", msg: { id: 11, ts: 1, from: "bob", nick: "BOB", text: "plain" } }),
+    message("#lobby", 7, stampText(sendMs)),
+    message("@al", 9, stampText(sendMs), { to: "al" }),
+    message("#lobby", 3, "hi", {}, { backlog: true }),
+    message("#lobby", 11, "plain"),
+    message("#r.2", 4, stampText(sendMs), { action: true }),
   ];
   const all = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
   let at = 0;
@@ -76,10 +80,25 @@ Deno.test("receiver byte-scans message frames split across reads, and acks", asy
       await conn.write(all.subarray(from, to));
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
-    const got = new Uint8Array(256);
-    const n = await conn.read(got);
+    const got = new Uint8Array(1024);
+    let fill = 0;
+    const acks: unknown[] = [];
+    while (acks.length < 3) {
+      const n = await conn.read(got.subarray(fill));
+      if (n === null) break;
+      fill += n;
+      let pos = 0;
+      while (fill - pos >= 4) {
+        const len = new DataView(got.buffer, pos).getUint32(0);
+        if (fill - pos - 4 < len) break;
+        acks.push(JSON.parse(new TextDecoder().decode(got.subarray(pos + 4, pos + 4 + len))));
+        pos += 4 + len;
+      }
+      got.copyWithin(0, pos, fill);
+      fill -= pos;
+    }
     conn.close();
-    return new TextDecoder().decode(got.subarray(4, n ?? 4));
+    return acks;
   })();
   const client = await BenchConn.open({ host: "127.0.0.1", port, bufferBytes: 16 });
   const sink = new DeliverySink();
@@ -88,21 +107,47 @@ Deno.test("receiver byte-scans message frames split across reads, and acks", asy
   const events: string[] = [];
   client.onEvent = (e) => events.push(String(e.type));
   const deadline = Date.now() + 5000;
-  while (sink.total < 4 && Date.now() < deadline) {
+  while (sink.total < 5 && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
   client.flushAck();
-  const ack = await server;
+  const acks = await server;
   client.close();
   listener.close();
   deepStrictEqual(events, ["presence"]);
-  equal(sink.total, 4);
-  equal(w.count, 2, "two timed live deliveries");
-  equal(sink.away, 1);
+  equal(sink.total, 5);
+  equal(w.count, 3, "three timed live deliveries");
+  equal(sink.away, 1, "one backlog message");
   equal(sink.untimed, 1);
-  equal(client.maxId, 11);
+  equal(client.frames, 6);
+  deepStrictEqual(client.positions(), { "#lobby": 11, "@al": 9, "#r.2": 4 });
   ok(w.hist.summary().p50Ms! >= 3, "latency measured from the send stamp");
-  deepStrictEqual(JSON.parse(ack), { type: "ack", upTo: 11 });
+  deepStrictEqual(acks, [
+    { type: "ack", stream: "#lobby", upTo: 11 },
+    { type: "ack", stream: "@al", upTo: 9 },
+    { type: "ack", stream: "#r.2", upTo: 4 },
+  ]);
+});
+
+Deno.test("FrameReader hands over the same payloads fed whole, byte by byte, split anywhere", () => {
+  const frames = [frameOf({ type: "ping" }), frameOf({ type: "x", t: "長".repeat(40) })];
+  const bytes = new Uint8Array([...frames[0], ...frames[1]]);
+  const expected = ['{"type":"ping"}', JSON.stringify({ type: "x", t: "長".repeat(40) })];
+  const read = (chunks: Uint8Array[]) => {
+    const seen: string[] = [];
+    const reader = new FrameReader(16, {
+      payload: (b, s, e) => seen.push(new TextDecoder().decode(b.subarray(s, e))),
+    });
+    for (const chunk of chunks) reader.push(chunk, 0);
+    return seen;
+  };
+  deepStrictEqual(read([bytes]), expected);
+  deepStrictEqual(read([...bytes].map((b) => Uint8Array.of(b))), expected);
+  for (let cut = 0; cut <= bytes.length; cut++) {
+    deepStrictEqual(read([bytes.subarray(0, cut), bytes.subarray(cut)]), expected, `at ${cut}`);
+  }
+  const huge = new Uint8Array([0x7f, 0, 0, 0]);
+  throws(() => read([huge]), RangeError);
 });
 
 Deno.test("parseStamp reads b:<ms> texts and rejects others", () => {
@@ -422,4 +467,60 @@ Deno.test("peer comparison: figures from results, ratios imchat / peer", () => {
       ["idle: KiB per connection at 19,000", 1.5, "lower"],
     ],
   );
+});
+
+Deno.test("roomLayout: one room per layer, rooms of exactly `size`, room-mates vary", () => {
+  const layout = roomLayout(15_000, 3, 20);
+  equal(layout.length, 3);
+  for (const layer of layout) {
+    const sizes = new Map<number, number>();
+    for (const room of layer) sizes.set(room, (sizes.get(room) ?? 0) + 1);
+    equal(sizes.size, 750, "15,000 / 20 rooms per layer");
+    ok([...sizes.values()].every((n) => n === 20), "every room has 20 members");
+  }
+  // Mates of user 0 over the three layers: nearly 3 × 19 different users.
+  const mates = new Set<number>();
+  for (const layer of layout) {
+    layer.forEach((room, u) => {
+      if (u !== 0 && room === layer[0]) mates.add(u);
+    });
+  }
+  ok(mates.size >= 55, `room-mates barely repeat across layers: ${mates.size}`);
+  deepStrictEqual(roomLayout(15_000, 3, 20), layout, "the same layout on every run");
+  deepStrictEqual(roomLayout(40, 0, 20), []);
+  throws(() => roomLayout(30, 1, 20), RangeError);
+  equal(roomName("s5k-", 2, 17), "s5k-2-17");
+  equal(userName("c-", 42), "c-000042");
+});
+
+Deno.test("framesOut sums frames by type over workers; counterDelta subtracts", () => {
+  const text = [
+    "# HELP imchat_frames_out_total Frames sent, by type.",
+    "# TYPE imchat_frames_out_total counter",
+    'imchat_frames_out_total{worker="0",type="presence"} 10',
+    'imchat_frames_out_total{worker="1",type="presence"} 5',
+    'imchat_frames_out_total{type="ok"} 2',
+    'imchat_frames_in_total{type="ok"} 99',
+    'imchat_sessions{worker="0"} 16000',
+    'imchat_sessions{worker="1"} 17000',
+  ].join("\n");
+  deepStrictEqual(framesOut(text), { presence: 15, ok: 2 });
+  deepStrictEqual(counterDelta({ ok: 2, a: 1 }, { ok: 5, a: 1, b: 3 }), { ok: 3, b: 3 });
+  deepStrictEqual(sessionsPerWorker(text), [16000, 17000]);
+});
+
+Deno.test("fleet: shares split evenly, source addresses never repeat", () => {
+  deepStrictEqual(shares(10, 3), [[0, 4], [4, 7], [7, 10]]);
+  deepStrictEqual(shares(100_000, 6).map(([a, b]) => b - a), [
+    16_667,
+    16_667,
+    16_667,
+    16_667,
+    16_666,
+    16_666,
+  ]);
+  const all = Array.from({ length: 6 }, (_, i) => sourceAddresses(i, 2)).flat();
+  equal(new Set(all).size, 12);
+  deepStrictEqual(all.slice(0, 3), ["127.0.0.2", "127.0.0.3", "127.0.0.4"]);
+  equal(sourceAddresses(127, 2)[1], "127.0.1.1");
 });
