@@ -11,7 +11,7 @@
 import { ChatError } from "../protocol/errors.ts";
 import { isClientType } from "../protocol/validate.ts";
 import type { Core } from "./context.ts";
-import { dispatch, reportError } from "./dispatch.ts";
+import { dispatch, dispatchAck, reportError } from "./dispatch.ts";
 import { addressKey } from "./address_key.ts";
 import { TokenBucket } from "./limits.ts";
 import { type FrameWriter, Outbox } from "./outbox.ts";
@@ -124,6 +124,28 @@ export class FrameRunner {
       if (running.size >= MAX_IN_FLIGHT) await Promise.race(running);
     }
     return !session.closed;
+  }
+
+  /**
+   * Handles an `ack` recognised without decoding (`fast_ack.ts`) as {@linkcode run} would;
+   * false when the connection must stop reading.
+   */
+  ack(stream: string, upTo: number): boolean {
+    const { core } = this.#ctx;
+    const session = this.#session;
+    if (session.closed) return false;
+    core.metrics.frameIn("ack");
+    if (this.#ctx.stopping()) {
+      reportError(
+        core,
+        session,
+        new ChatError("SHUTTING_DOWN", "Server is shutting down"),
+        undefined,
+      );
+      return false;
+    }
+    dispatchAck(core, session, stream, upTo);
+    return true;
   }
 
   /** A frame could not be decoded: answer what came before it, then report and close. */

@@ -6,6 +6,7 @@
  */
 
 import { decodePayload } from "../protocol/codec.ts";
+import { matchAck } from "../protocol/fast_ack.ts";
 import { FrameDecoder } from "../protocol/frame.ts";
 import { type ConnectionContext, FrameRunner, openSession } from "./frames.ts";
 import type { Transport } from "./transport.ts";
@@ -52,6 +53,11 @@ export async function serveConnection(conn: Transport, ctx: ConnectionContext): 
         break;
       }
       for (const frame of frames) {
+        const ack = matchAck(frame);
+        if (ack !== null) {
+          if (!runner.ack(ack.stream, ack.upTo)) break reading;
+          continue;
+        }
         let value: Record<string, unknown>;
         try {
           value = decodePayload(frame);
