@@ -90,6 +90,7 @@ function serverCommand(): string[] {
     "--allow-env",
     "--allow-sys",
     "--allow-run",
+    "--allow-ffi",
     here("./server.ts"),
   ];
 }

@@ -23,6 +23,8 @@ export const BINARIES = [
       "--allow-env",
       "--allow-sys",
       "--allow-run",
+      // Synchronous socket writes through libc (lib/server/sync_send.ts).
+      "--allow-ffi",
     ],
   },
   {

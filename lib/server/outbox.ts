@@ -12,7 +12,13 @@ import { concat } from "../protocol/bytes.ts";
 
 /** The write side of a connection. */
 export interface FrameWriter {
+  /** Writes some of `bytes`; resolves with how many. */
   write(bytes: Uint8Array): Promise<number>;
+  /**
+   * Writes what the connection takes at once, without waiting; returns how many bytes (0 when
+   * none: then `write` is used for the rest). Optional.
+   */
+  writeSync?(bytes: Uint8Array): number;
 }
 
 /**
@@ -109,26 +115,43 @@ export class Outbox {
     this.#wake();
   }
 
-  async #flush(): Promise<void> {
+  /** Writes what is queued: synchronously as long as the writer takes it all. */
+  #flush(): void {
+    while (this.#chunks.length > 0 && !this.#closed) {
+      const chunks = this.#chunks;
+      this.#chunks = [];
+      const data = chunks.length === 1 ? chunks[0] : concat(chunks);
+      const sent = this.#writer.writeSync?.(data) ?? 0;
+      if (sent < data.length) {
+        this.#finish(data, sent);
+        return;
+      }
+      this.#written(data.length);
+    }
+    this.#writing = false;
+    this.#wake();
+  }
+
+  /** Writes the rest of `data` from `offset` asynchronously, then goes on flushing. */
+  async #finish(data: Uint8Array, offset: number): Promise<void> {
     try {
-      while (this.#chunks.length > 0 && !this.#closed) {
-        const chunks = this.#chunks;
-        this.#chunks = [];
-        const data = chunks.length === 1 ? chunks[0] : concat(chunks);
-        let offset = 0;
-        while (offset < data.length) {
-          offset += await this.#writer.write(offset === 0 ? data : data.subarray(offset));
-        }
-        this.#queued -= data.length;
-        this.#onWritten(data.length);
+      while (offset < data.length) {
+        offset += await this.#writer.write(offset === 0 ? data : data.subarray(offset));
       }
     } catch (error) {
       this.close();
-      this.#onError(error);
-    } finally {
       this.#writing = false;
+      this.#onError(error);
       this.#wake();
+      return;
     }
+    this.#written(data.length);
+    this.#flush();
+  }
+
+  #written(bytes: number): void {
+    this.#queued -= bytes;
+    this.#onWritten(bytes);
   }
 
   #wake(): void {

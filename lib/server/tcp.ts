@@ -9,6 +9,8 @@ import { decodePayload } from "../protocol/codec.ts";
 import { matchAck } from "../protocol/fast_ack.ts";
 import { FrameDecoder } from "../protocol/frame.ts";
 import { type ConnectionContext, FrameRunner, openSession } from "./frames.ts";
+import type { FrameWriter } from "./outbox.ts";
+import { canSendNow, sendNow, socketFd } from "./sync_send.ts";
 import type { Transport } from "./transport.ts";
 
 /**
@@ -24,18 +26,9 @@ export async function serveConnection(conn: Transport, ctx: ConnectionContext): 
   const { config, log, now } = ctx.core;
   const addr = conn.remoteAddr as Deno.NetAddr;
   const remote = `${addr.hostname}:${addr.port}`;
-  let open = true;
-  const closeTransport = () => {
-    if (!open) return;
-    open = false;
-    try {
-      conn.close();
-    } catch {
-      // already closed
-    }
-  };
+  const writer = new TcpWriter(conn);
   if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
-  const session = openSession(ctx, remote, conn, closeTransport);
+  const session = openSession(ctx, remote, writer, () => writer.close());
   const runner = new FrameRunner(ctx, session);
   const decoder = new FrameDecoder(config.maxFrame);
   let buffer = new Uint8Array(READ_BUFFER_MIN);
@@ -78,11 +71,51 @@ export async function serveConnection(conn: Transport, ctx: ConnectionContext): 
       }
     }
   } catch (error) {
-    if (open) log.debug("read_error", { remote, error: String(error) });
+    if (writer.open) log.debug("read_error", { remote, error: String(error) });
   } finally {
     const user = session.user?.name;
     // After a fatal error the session is closing already: its last frame gets written.
     if (!session.closed) session.end();
     log.info("disconnect", { user, remote, reason: session.dropReason });
+  }
+}
+
+/**
+ * The write side of one connection: frames go out synchronously where the socket allows it
+ * (`sync_send.ts`), else through the connection's async write.
+ */
+class TcpWriter implements FrameWriter {
+  readonly #conn: Transport;
+  /** The socket for synchronous sends; -1 when there are none. */
+  readonly #fd: number;
+  #open = true;
+
+  constructor(conn: Transport) {
+    this.#conn = conn;
+    this.#fd = canSendNow() ? socketFd(conn) ?? -1 : -1;
+  }
+
+  /** Whether the connection has not been closed from this side. */
+  get open(): boolean {
+    return this.#open;
+  }
+
+  write(bytes: Uint8Array): Promise<number> {
+    return this.#conn.write(bytes);
+  }
+
+  writeSync(bytes: Uint8Array): number {
+    return this.#open && this.#fd >= 0 ? sendNow(this.#fd, bytes) : 0;
+  }
+
+  /** Closes the connection (once); no synchronous send follows, the descriptor is gone. */
+  close(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed
+    }
   }
 }
