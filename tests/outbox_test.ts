@@ -50,7 +50,7 @@ const bytes = (...values: number[]) => new Uint8Array(values);
 Deno.test("a writer that takes everything at once: written in the same turn, no promise", () => {
   const writer = new Writer(Infinity);
   let written = 0;
-  const outbox = new Outbox(writer, 100, () => {}, () => {}, (n) => written += n);
+  const outbox = new Outbox(writer, 100, { overflowed() {}, wrote: (n) => written += n });
   outbox.push(bytes(1, 2, 3), true);
   deepStrictEqual(writer.bytes, [1, 2, 3]);
   equal(outbox.queuedBytes, 0);
@@ -60,7 +60,7 @@ Deno.test("a writer that takes everything at once: written in the same turn, no 
 
 Deno.test("frames of one turn go out in one synchronous write", async () => {
   const writer = new Writer(Infinity);
-  const outbox = new Outbox(writer, 100, () => {});
+  const outbox = new Outbox(writer, 100, { overflowed() {} });
   outbox.push(bytes(1));
   outbox.push(bytes(2, 3));
   deepStrictEqual(writer.calls, []);
@@ -71,7 +71,7 @@ Deno.test("frames of one turn go out in one synchronous write", async () => {
 
 Deno.test("what the socket does not take goes through the async write, in order", async () => {
   const writer = new Writer(2);
-  const outbox = new Outbox(writer, 100, () => {});
+  const outbox = new Outbox(writer, 100, { overflowed() {} });
   outbox.push(bytes(1, 2, 3, 4, 5, 6, 7), true);
   outbox.push(bytes(8, 9));
   equal(outbox.queuedBytes, 9);
@@ -86,7 +86,10 @@ Deno.test("what the socket does not take goes through the async write, in order"
 Deno.test("a failed async write closes the outbox and reports once", async () => {
   const writer = new Writer(0);
   const errors: unknown[] = [];
-  const outbox = new Outbox(writer, 100, () => {}, (error) => errors.push(error));
+  const outbox = new Outbox(writer, 100, {
+    overflowed() {},
+    failed: (error) => errors.push(error),
+  });
   outbox.push(bytes(1, 2, 3, 4), true);
   outbox.push(bytes(5));
   const drained = outbox.drained();
@@ -108,7 +111,7 @@ Deno.test("writers without a synchronous write work as before", async () => {
       },
     },
     100,
-    () => {},
+    { overflowed() {} },
   );
   outbox.push(bytes(1), true);
   outbox.push(bytes(2));

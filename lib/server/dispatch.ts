@@ -129,7 +129,7 @@ export function reportError(
   re: number | undefined,
 ): void {
   // Work abandoned because the session closed: there is nobody to tell.
-  if (session.signal.aborted && error === session.signal.reason) return;
+  if (session.isCloseReason(error)) return;
   let chatError: ChatError;
   if (error instanceof ChatError) {
     chatError = error;
