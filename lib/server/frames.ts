@@ -20,25 +20,27 @@ import { Session, type SessionTransport } from "./session.ts";
 /** Requests of one connection that may run at once before reading pauses. */
 export const MAX_IN_FLIGHT = 64;
 
-/** What a connection shares with the rest of the server. */
+/** What every connection shares with the rest of the server (one object for all). */
 export interface ConnectionContext {
   core: Core;
-  /** Unique key of this connection on this node. */
-  key: string;
   /** Every request in progress on this node (awaited at shutdown). */
   requests: Set<Promise<void>>;
   /** Whether the server is shutting down. */
   stopping(): boolean;
 }
 
-/** Opens the session of a new connection with the transport's writer and close function. */
+/**
+ * Opens the session of a new connection (`key`: unique on this node) with the transport's
+ * writer and close function.
+ */
 export function openSession(
   ctx: ConnectionContext,
+  key: string,
   remote: string,
   writer: FrameWriter,
   closeTransport: () => void,
 ): Session {
-  const { core, key } = ctx;
+  const { core } = ctx;
   const { config, hub, log, metrics, now } = core;
   metrics.accepted++;
   const events = new ConnectionEvents(core, remote, closeTransport);

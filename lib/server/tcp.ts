@@ -22,9 +22,13 @@ import type { Transport } from "./transport.ts";
 const READ_BUFFER_MIN = 512;
 const READ_BUFFER_MAX = 65536;
 
-/** Serves `conn` until it closes; resolves then. Never rejects. */
-export function serveConnection(conn: Transport, ctx: ConnectionContext): Promise<void> {
-  return new Promise((resolve) => new TcpConnection(conn, ctx, resolve).read());
+/** Serves `conn` as connection `key` until it closes; resolves then. Never rejects. */
+export function serveConnection(
+  conn: Transport,
+  ctx: ConnectionContext,
+  key: string,
+): Promise<void> {
+  return new Promise((resolve) => new TcpConnection(conn, ctx, key, resolve).read());
 }
 
 /**
@@ -51,7 +55,7 @@ class TcpConnection {
   };
   readonly #onFailure = (error: unknown) => this.#failed(error);
 
-  constructor(conn: Transport, ctx: ConnectionContext, done: () => void) {
+  constructor(conn: Transport, ctx: ConnectionContext, key: string, done: () => void) {
     const addr = conn.remoteAddr as Deno.NetAddr;
     this.#conn = conn;
     this.#ctx = ctx;
@@ -59,7 +63,13 @@ class TcpConnection {
     this.#writer = new TcpWriter(conn);
     if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
     const writer = this.#writer;
-    this.#session = openSession(ctx, `${addr.hostname}:${addr.port}`, writer, () => writer.close());
+    this.#session = openSession(
+      ctx,
+      key,
+      `${addr.hostname}:${addr.port}`,
+      writer,
+      () => writer.close(),
+    );
     this.#runner = new FrameRunner(ctx, this.#session);
     this.#decoder = new FrameDecoder(ctx.core.config.maxFrame);
   }
