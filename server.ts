@@ -9,6 +9,7 @@ import { parseServerConfig, SERVER_OPTIONS } from "./lib/config/server_config.ts
 import { runHashWorker } from "./lib/auth/hash_worker.ts";
 import { createLogger } from "./lib/server/log.ts";
 import { startServer } from "./lib/server/server.ts";
+import { v8FlagsOption } from "./lib/server/v8_flags.ts";
 import { startSupervisor, WORKER_ENV } from "./lib/supervisor/supervisor.ts";
 import { startWorker } from "./lib/supervisor/worker.ts";
 
@@ -90,6 +91,8 @@ function serverCommand(): string[] {
     "--allow-env",
     "--allow-sys",
     "--allow-run",
+    "--allow-ffi",
+    v8FlagsOption(),
     here("./server.ts"),
   ];
 }

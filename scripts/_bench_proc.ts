@@ -6,6 +6,8 @@
  * @module
  */
 
+import { v8FlagsOption } from "../lib/server/v8_flags.ts";
+
 const ROOT = new URL("../", import.meta.url).pathname;
 const SERVER_TS = new URL("../server.ts", import.meta.url).pathname;
 
@@ -395,6 +397,7 @@ export async function spawnServer(options: NodeOptions): Promise<ServerNode> {
     "run",
     "--quiet",
     "--allow-all",
+    v8FlagsOption(),
     ...serverDenoFlags,
     SERVER_TS,
     "--host",

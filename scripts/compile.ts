@@ -9,6 +9,8 @@
  * @module
  */
 
+import { v8FlagsOption } from "../lib/server/v8_flags.ts";
+
 /** What each executable is built from and may do. */
 export const BINARIES = [
   {
@@ -23,6 +25,9 @@ export const BINARIES = [
       "--allow-env",
       "--allow-sys",
       "--allow-run",
+      // Synchronous socket writes through libc (lib/server/sync_send.ts).
+      "--allow-ffi",
+      v8FlagsOption(),
     ],
   },
   {

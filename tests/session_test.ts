@@ -36,7 +36,7 @@ class Peer {
 const left: Session[] = [];
 
 function session(peer: Peer): Session {
-  const outbox = new Outbox(peer, 1 << 20, () => {});
+  const outbox = new Outbox(peer, 1 << 20, { overflowed() {} });
   return new Session(
     "n#1",
     "192.0.2.1:4000",

@@ -44,6 +44,25 @@ export function dispatch(
   return { exclusive: handler.exclusive === true, done };
 }
 
+/**
+ * Handles an `ack` notice read by the fast path (`fast_ack.ts`): the same checks and handler
+ * as {@linkcode dispatch} gives it, without a promise. Notices get no replies, so a session
+ * in the wrong phase is ignored.
+ */
+export function dispatchAck(core: Core, session: Session, stream: string, upTo: number): void {
+  const handler = HANDLERS.ack;
+  try {
+    checkAccess(session, handler.access);
+  } catch {
+    return;
+  }
+  try {
+    handler.run({ core, session, after: () => {} }, { type: "ack", stream, upTo });
+  } catch (error) {
+    reportError(core, session, error, undefined);
+  }
+}
+
 async function run(
   core: Core,
   session: Session,
@@ -110,7 +129,7 @@ export function reportError(
   re: number | undefined,
 ): void {
   // Work abandoned because the session closed: there is nobody to tell.
-  if (session.signal.aborted && error === session.signal.reason) return;
+  if (session.isCloseReason(error)) return;
   let chatError: ChatError;
   if (error instanceof ChatError) {
     chatError = error;

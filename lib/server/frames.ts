@@ -11,76 +11,99 @@
 import { ChatError } from "../protocol/errors.ts";
 import { isClientType } from "../protocol/validate.ts";
 import type { Core } from "./context.ts";
-import { dispatch, reportError } from "./dispatch.ts";
+import { dispatch, dispatchAck, reportError } from "./dispatch.ts";
 import { addressKey } from "./address_key.ts";
 import { TokenBucket } from "./limits.ts";
-import { type FrameWriter, Outbox } from "./outbox.ts";
-import { Session } from "./session.ts";
+import { type FrameWriter, Outbox, type OutboxEvents } from "./outbox.ts";
+import { Session, type SessionTransport } from "./session.ts";
 
 /** Requests of one connection that may run at once before reading pauses. */
 export const MAX_IN_FLIGHT = 64;
 
-/** What a connection shares with the rest of the server. */
+/** What every connection shares with the rest of the server (one object for all). */
 export interface ConnectionContext {
   core: Core;
-  /** Unique key of this connection on this node. */
-  key: string;
   /** Every request in progress on this node (awaited at shutdown). */
   requests: Set<Promise<void>>;
   /** Whether the server is shutting down. */
   stopping(): boolean;
 }
 
-/** Opens the session of a new connection with the transport's writer and close function. */
+/**
+ * Opens the session of a new connection (`key`: unique on this node) with the transport's
+ * writer and close function.
+ */
 export function openSession(
   ctx: ConnectionContext,
+  key: string,
   remote: string,
   writer: FrameWriter,
   closeTransport: () => void,
 ): Session {
-  const { core, key } = ctx;
+  const { core } = ctx;
   const { config, hub, log, metrics, now } = core;
   metrics.accepted++;
-  const outbox = new Outbox(
-    writer,
-    config.sendQueueBytes,
-    () => {
-      const user = session.user?.name;
-      log.warn("slow_consumer", { user, remote, queued: outbox.queuedBytes });
-      metrics.slowConsumers++;
-      if (user) {
-        core.slowConsumers.set(user, now());
-        if (core.slowConsumers.size > 100_000) core.slowConsumers.clear();
-      }
-      session.end();
-    },
-    () => session.end(),
-    (bytes) => metrics.bytesOut += bytes,
-  );
-  const session: Session = new Session(
-    key,
-    remote,
-    now(),
-    {
-      outbox,
-      close: closeTransport,
-      // The session leaves the node the moment it closes, not when the socket is gone.
-      onClose: (closed) => {
-        hub.connections.delete(closed);
-        hub.detach(closed, closed.dropReason).catch((error) =>
-          log.warn("detach_failed", { user: closed.user?.name, error: String(error) })
-        );
-      },
-    },
-    config.maxFrame,
-    metrics,
-  );
+  const events = new ConnectionEvents(core, remote, closeTransport);
+  events.outbox = new Outbox(writer, config.sendQueueBytes, events);
+  const session = new Session(key, remote, now(), events, config.maxFrame, metrics);
+  events.session = session;
   session.addressKey = addressKey(session.address, config.ipv6Prefix);
   session.loginDeadline = now() + config.loginTimeoutMs;
   session.bucket = new TokenBucket(config.rate, config.burst, now());
   hub.connections.add(session);
   log.debug("connect", { remote });
   return session;
+}
+
+/**
+ * One object per connection between its session, outbox and transport: what the outbox
+ * reports (a slow consumer, a failed write, bytes written) and what the session needs.
+ */
+class ConnectionEvents implements OutboxEvents, SessionTransport {
+  readonly #core: Core;
+  readonly #remote: string;
+  readonly close: () => void;
+  outbox!: Outbox;
+  session: Session | null = null;
+
+  constructor(core: Core, remote: string, close: () => void) {
+    this.#core = core;
+    this.#remote = remote;
+    this.close = close;
+  }
+
+  /** The session leaves the node the moment it closes, not when the socket is gone. */
+  onClose(closed: Session): void {
+    const { hub, log } = this.#core;
+    hub.connections.delete(closed);
+    hub.detach(closed, closed.dropReason).catch((error) =>
+      log.warn("detach_failed", { user: closed.user?.name, error: String(error) })
+    );
+  }
+
+  overflowed(): void {
+    const { log, metrics, now, slowConsumers } = this.#core;
+    const user = this.session?.user?.name;
+    log.warn("slow_consumer", {
+      user,
+      remote: this.#remote,
+      queued: this.session?.outbox.queuedBytes,
+    });
+    metrics.slowConsumers++;
+    if (user) {
+      slowConsumers.set(user, now());
+      if (slowConsumers.size > 100_000) slowConsumers.clear();
+    }
+    this.session?.end();
+  }
+
+  failed(): void {
+    this.session?.end();
+  }
+
+  wrote(bytes: number): void {
+    this.#core.metrics.bytesOut += bytes;
+  }
 }
 
 /** Runs one connection's decoded frames in order. */
@@ -124,6 +147,28 @@ export class FrameRunner {
       if (running.size >= MAX_IN_FLIGHT) await Promise.race(running);
     }
     return !session.closed;
+  }
+
+  /**
+   * Handles an `ack` recognised without decoding (`fast_ack.ts`) as {@linkcode run} would;
+   * false when the connection must stop reading.
+   */
+  ack(stream: string, upTo: number): boolean {
+    const { core } = this.#ctx;
+    const session = this.#session;
+    if (session.closed) return false;
+    core.metrics.frameIn("ack");
+    if (this.#ctx.stopping()) {
+      reportError(
+        core,
+        session,
+        new ChatError("SHUTTING_DOWN", "Server is shutting down"),
+        undefined,
+      );
+      return false;
+    }
+    dispatchAck(core, session, stream, upTo);
+    return true;
   }
 
   /** A frame could not be decoded: answer what came before it, then report and close. */

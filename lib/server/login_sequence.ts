@@ -45,7 +45,7 @@ interface Plan {
 /** Makes the session live, replies, then writes the login sequence. */
 export async function enter(ctx: Context, entry: Entry): Promise<LoginResult> {
   const { core, session } = ctx;
-  session.signal.throwIfAborted();
+  session.throwIfClosed();
   const { store, hub, config } = core;
   const name = entry.user.name;
   const [memberships, contacts, cursors] = await Promise.all([
@@ -53,7 +53,7 @@ export async function enter(ctx: Context, entry: Entry): Promise<LoginResult> {
     store.streams.contacts(name, CONTACTS_TRACKED),
     store.streams.cursors(name),
   ]);
-  session.signal.throwIfAborted();
+  session.throwIfClosed();
   session.tokenHash = entry.tokenHash;
   await hub.attach(session, entry.user, memberships, contacts);
   try {

@@ -12,7 +12,23 @@ import { concat } from "../protocol/bytes.ts";
 
 /** The write side of a connection. */
 export interface FrameWriter {
+  /** Writes some of `bytes`; resolves with how many. */
   write(bytes: Uint8Array): Promise<number>;
+  /**
+   * Writes what the connection takes at once, without waiting; returns how many bytes (0 when
+   * none: then `write` is used for the rest). Optional.
+   */
+  writeSync?(bytes: Uint8Array): number;
+}
+
+/** What an outbox tells its connection; every method is called with the outbox closed. */
+export interface OutboxEvents {
+  /** A push would have crossed the bound. */
+  overflowed(): void;
+  /** A write failed. */
+  failed?(error: unknown): void;
+  /** `bytes` were written (also called with the outbox open). */
+  wrote?(bytes: number): void;
 }
 
 /**
@@ -20,36 +36,33 @@ export interface FrameWriter {
  *
  * @example
  * ```ts
- * const outbox = new Outbox(conn, 1 << 20, () => conn.close());
+ * const outbox = new Outbox(conn, 1 << 20, { overflowed: () => conn.close() });
  * outbox.push(frame);
  * ```
  */
 export class Outbox {
+  /** Outboxes with frames pushed this turn, written by one microtask after it. */
+  static #due: Outbox[] = [];
+  static #flushDue = () => {
+    const due = Outbox.#due;
+    Outbox.#due = [];
+    for (const outbox of due) outbox.#flush();
+  };
+
   readonly #writer: FrameWriter;
   readonly #maxBytes: number;
-  readonly #onOverflow: () => void;
-  readonly #onError: (error: unknown) => void;
-  readonly #onWritten: (bytes: number) => void;
-  #chunks: Uint8Array[] = [];
+  readonly #events: OutboxEvents;
+  readonly #chunks: Uint8Array[] = [];
   #queued = 0;
   #writing = false;
   #closed = false;
   #sealed = false;
-  #drainWaiters: (() => void)[] = [];
-  readonly #scheduled = () => this.#flush();
+  #drainWaiters: (() => void)[] | null = null;
 
-  constructor(
-    writer: FrameWriter,
-    maxBytes: number,
-    onOverflow: () => void,
-    onError: (error: unknown) => void = () => {},
-    onWritten: (bytes: number) => void = () => {},
-  ) {
+  constructor(writer: FrameWriter, maxBytes: number, events: OutboxEvents) {
     this.#writer = writer;
-    this.#onWritten = onWritten;
     this.#maxBytes = maxBytes;
-    this.#onOverflow = onOverflow;
-    this.#onError = onError;
+    this.#events = events;
   }
 
   /** Bytes waiting to be written (including a write in progress). */
@@ -66,7 +79,7 @@ export class Outbox {
   overflow(): void {
     if (this.#closed) return;
     this.close();
-    this.#onOverflow();
+    this.#events.overflowed();
   }
 
   /**
@@ -86,7 +99,7 @@ export class Outbox {
     if (!this.#writing) {
       this.#writing = true;
       if (now) this.#flush();
-      else queueMicrotask(this.#scheduled);
+      else if (Outbox.#due.push(this) === 1) queueMicrotask(Outbox.#flushDue);
     }
     return true;
   }
@@ -94,7 +107,7 @@ export class Outbox {
   /** Resolves when everything queued so far has been written (or the outbox closed). */
   drained(): Promise<void> {
     if (!this.#writing || this.#closed) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+    return new Promise((resolve) => (this.#drainWaiters ??= []).push(resolve));
   }
 
   /** Refuses further frames; what is queued is still written (see {@linkcode drained}). */
@@ -105,36 +118,53 @@ export class Outbox {
   /** Drops whatever is queued and refuses further frames. */
   close(): void {
     this.#closed = true;
-    this.#chunks = [];
+    this.#chunks.length = 0;
     this.#wake();
   }
 
-  async #flush(): Promise<void> {
+  /** Writes what is queued: synchronously as long as the writer takes it all. */
+  #flush(): void {
+    while (this.#chunks.length > 0 && !this.#closed) {
+      const chunks = this.#chunks;
+      const data = chunks.length === 1 ? chunks[0] : concat(chunks);
+      chunks.length = 0;
+      const sent = this.#writer.writeSync?.(data) ?? 0;
+      if (sent < data.length) {
+        this.#finish(data, sent);
+        return;
+      }
+      this.#written(data.length);
+    }
+    this.#writing = false;
+    this.#wake();
+  }
+
+  /** Writes the rest of `data` from `offset` asynchronously, then goes on flushing. */
+  async #finish(data: Uint8Array, offset: number): Promise<void> {
     try {
-      while (this.#chunks.length > 0 && !this.#closed) {
-        const chunks = this.#chunks;
-        this.#chunks = [];
-        const data = chunks.length === 1 ? chunks[0] : concat(chunks);
-        let offset = 0;
-        while (offset < data.length) {
-          offset += await this.#writer.write(offset === 0 ? data : data.subarray(offset));
-        }
-        this.#queued -= data.length;
-        this.#onWritten(data.length);
+      while (offset < data.length) {
+        offset += await this.#writer.write(offset === 0 ? data : data.subarray(offset));
       }
     } catch (error) {
       this.close();
-      this.#onError(error);
-    } finally {
       this.#writing = false;
+      this.#events.failed?.(error);
       this.#wake();
+      return;
     }
+    this.#written(data.length);
+    this.#flush();
+  }
+
+  #written(bytes: number): void {
+    this.#queued -= bytes;
+    this.#events.wrote?.(bytes);
   }
 
   #wake(): void {
-    if (this.#writing && !this.#closed) return;
+    if ((this.#writing && !this.#closed) || this.#drainWaiters === null) return;
     const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
+    this.#drainWaiters = null;
     for (const resolve of waiters) resolve();
   }
 }

@@ -12,6 +12,7 @@ import type { ServerConfig } from "../config/server_config.ts";
 import type { Store, StoreStatus } from "../store/contract/store.ts";
 import type { Core } from "./context.ts";
 import { acceptLoop } from "./accept_loop.ts";
+import type { ConnectionContext } from "./frames.ts";
 import { serveConnection } from "./tcp.ts";
 import { Hub } from "./hub.ts";
 import { RegistrationThrottle } from "./limits.ts";
@@ -23,7 +24,7 @@ import { health, type NodeView, renderMetrics, startLagProbe } from "./monitor.t
 import { serveWebSocket } from "./websocket.ts";
 import { openStore } from "./store_open.ts";
 import { listenTls } from "./tls_listener.ts";
-import type { Transport, TransportListener } from "./transport.ts";
+import type { TransportListener } from "./transport.ts";
 
 /** A running server. */
 export interface ChatServer extends AsyncDisposable {
@@ -158,13 +159,12 @@ export async function startServer(
   let stopping: Promise<void> | null = null;
   let serial = 0;
 
-  const serve = (conn: Transport) =>
-    serveConnection(conn, {
-      core,
-      key: `${instanceId}#${++serial}`,
-      requests,
-      stopping: () => stopping !== null,
-    });
+  const shared: ConnectionContext = { core, requests, stopping: () => stopping !== null };
+  /** Tracks a connection until it has ended (its promise never rejects). */
+  const track = (task: Promise<void>) => {
+    connections.add(task);
+    task.then(() => connections.delete(task));
+  };
 
   const sweep = () => {
     const t = now();
@@ -197,13 +197,7 @@ export async function startServer(
 
   const accepting = acceptLoop(
     listener,
-    (conn) => {
-      const task = serve(conn).catch((error) =>
-        log.error("connection_failed", { error: String(error) })
-      );
-      connections.add(task);
-      task.finally(() => connections.delete(task));
-    },
+    (conn) => track(serveConnection(conn, shared, `${instanceId}#${++serial}`)),
     log,
     () => stopping !== null,
   );
@@ -213,14 +207,7 @@ export async function startServer(
     config,
     {
       websocket(socket, remote) {
-        const task = serveWebSocket(socket, remote, {
-          core,
-          key: `${instanceId}#${++serial}`,
-          requests,
-          stopping: () => stopping !== null,
-        });
-        connections.add(task);
-        task.finally(() => connections.delete(task));
+        track(serveWebSocket(socket, remote, shared, `${instanceId}#${++serial}`));
       },
       metrics: () => deps.node ? deps.node.metrics() : renderMetrics(hub, metrics, rawStore),
       health: () => deps.node ? deps.node.health() : health(store),

@@ -69,7 +69,9 @@ export class Session {
   readonly #maxFrame: number;
   readonly #transport: SessionTransport;
   readonly #metrics: Metrics;
-  readonly #lifetime = new AbortController();
+  /** Made when first asked for (most sessions never are). */
+  #lifetime: AbortController | null = null;
+  #closedError: SessionClosedError | null = null;
   phase: Phase = "greeting";
   user: UserInfo | null = null;
   tokenHash: string | null = null;
@@ -118,7 +120,21 @@ export class Session {
    * deadlines end and the work it waits for is dropped.
    */
   get signal(): AbortSignal {
+    if (this.#lifetime === null) {
+      this.#lifetime = new AbortController();
+      if (this.#closedError) this.#lifetime.abort(this.#closedError);
+    }
     return this.#lifetime.signal;
+  }
+
+  /** Throws the {@linkcode SessionClosedError} of a closed session (as the signal would). */
+  throwIfClosed(): void {
+    if (this.#closedError) throw this.#closedError;
+  }
+
+  /** Whether `error` is the reason this session's pending work stopped. */
+  isCloseReason(error: unknown): boolean {
+    return error !== null && error === this.#closedError;
   }
 
   /** Whether the session is closed. */
@@ -212,7 +228,8 @@ export class Session {
   #markClosed(): void {
     this.phase = "closed";
     this.filling = null;
-    this.#lifetime.abort(new SessionClosedError());
+    this.#closedError = new SessionClosedError();
+    this.#lifetime?.abort(this.#closedError);
     this.#transport.onClose(this);
   }
 }

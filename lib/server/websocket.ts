@@ -59,11 +59,12 @@ class SocketWriter implements FrameWriter {
   }
 }
 
-/** Serves an upgraded WebSocket from `remote` (`host:port`) until it closes. */
+/** Serves an upgraded WebSocket from `remote` (`host:port`) as `key` until it closes. */
 export function serveWebSocket(
   socket: WebSocket,
   remote: string,
   ctx: ConnectionContext,
+  key: string,
 ): Promise<void> {
   const { config, log, now } = ctx.core;
   const done = Promise.withResolvers<void>();
@@ -76,7 +77,7 @@ export function serveWebSocket(
   };
   socket.onclose = () => done.resolve();
   socket.onopen = () => {
-    const session = openSession(ctx, remote, new SocketWriter(socket), closeSocket);
+    const session = openSession(ctx, key, remote, new SocketWriter(socket), closeSocket);
     const runner = new FrameRunner(ctx, session);
     const queue: (Record<string, unknown> | Error)[] = [];
     let pumping = false;

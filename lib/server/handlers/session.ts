@@ -98,7 +98,7 @@ export const SESSION_HANDLERS: Rows<
         );
       }
       const passwordHash = await busy(core.hasher.hash(password, hashLimits(session)));
-      session.signal.throwIfAborted();
+      session.throwIfClosed();
       const lobby = core.config.lobby;
       const record: UserRecord = { name, nickname, passwordHash, createdAt: core.now() };
       if (lobby) record.lobbyPending = true;

@@ -11,7 +11,9 @@
  * `["peer", user, peer]` → last exchange; `["dd", target, from, key]` → first outcome of an
  * idempotency key (expiring); `["cnt", scope, name]` → activity count and `["rank", scope,
  * -count, name]` its index, so a ranking reads only `limit` keys. Scopes: `all`, `d:<day>`,
- * `#<room>`, `#<room>:<day>`.
+ * `#<room>`, `#<room>:<day>`. Appends do not touch counts: they are summed in memory and
+ * written within a second ({@linkcode COUNTS_MS}) and before any ranking is read, so an append
+ * costs two mutations (message and head) and rankings read as exact.
  *
  * @module
  */
@@ -40,6 +42,10 @@ const CONTACTS_MAX = 200;
 const DAY_MS = 86_400_000;
 const DEDUPE_CACHE = 50_000;
 const TRIM_CHUNK = 500;
+/** Longest time activity counts summed in memory wait to be written, ms. */
+export const COUNTS_MS = 1000;
+/** Counts per atomic operation when writing activity (three mutations each). */
+const COUNTS_CHUNK = 300;
 
 /** What the streams need to know about rooms. */
 export interface RoomOracle {
@@ -78,6 +84,9 @@ export class KvStreams implements Streams {
   /** Stored copies per (user, peer) conversation, once counted. */
   readonly #conversations = new Map<string, number>();
   readonly #dedupe = new Map<string, { outcome: Done; until: number }>();
+  /** Activity counts not yet written: scope → sender → messages. */
+  readonly #pendingCounts = new Map<string, Map<string, number>>();
+  #countsTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #batcher = new Batcher<Item, AppendOutcome>(
     (items) => this.#serial.run(() => this.#commitAll(items)),
     BATCH_MESSAGES * 4,
@@ -197,23 +206,17 @@ export class KvStreams implements Streams {
     return Promise.resolve(0);
   }
 
-  addActivity(day: string, counts: ReadonlyMap<string, number>): Promise<void> {
-    return this.#serial.run(async () => {
-      const op = this.#kv.atomic();
-      const batch = new Map<string, number>();
-      const expire = Date.now() + 8 * DAY_MS;
-      for (const [name, n] of counts) {
-        await this.#loadCount(batch, "all", name);
-        await this.#loadCount(batch, `d:${day}`, name);
-        this.#bump(op, batch, "all", name, n);
-        this.#bump(op, batch, `d:${day}`, name, n, expire);
-      }
-      await mustCommit(op);
-      for (const [id, count] of batch) this.#counts.set(id, count);
-    });
+  /** Takes the counts over: what cannot be written now is written on a later try. */
+  async addActivity(day: string, counts: ReadonlyMap<string, number>): Promise<void> {
+    for (const [name, n] of counts) {
+      this.#addCount("all", name, n);
+      this.#addCount(`d:${day}`, name, n);
+    }
+    await this.#flushCounts().catch(() => {});
   }
 
   async top(limit: number, day: string, room?: string): Promise<Rankings> {
+    await this.#flushCounts();
     const scopes = room === undefined ? ["all", `d:${day}`] : [`#${room}`, `#${room}:${day}`];
     const [allTime, today] = await Promise.all(scopes.map(async (scope) => {
       const out: { name: string; count: number }[] = [];
@@ -229,6 +232,9 @@ export class KvStreams implements Streams {
   /** Resolves once every queued append and trim is done (before closing the file). */
   async drained(): Promise<void> {
     await this.#batcher.drained();
+    await this.#flushCounts().catch(() => {});
+    clearTimeout(this.#countsTimer);
+    this.#countsTimer = undefined;
     await this.#trimming;
   }
 
@@ -256,10 +262,8 @@ export class KvStreams implements Streams {
     const op = this.#kv.atomic();
     /** Heads as they will be after this commit, and counts likewise. */
     const next = new Map<StreamName, Head>();
-    const counts = new Map<string, number>();
     const published: { stream: StreamName; message: ChatMessage; origin?: string }[] = [];
     const keys = new Map<string, number>();
-    const expire = Date.now() + 8 * DAY_MS;
     const load = async (stream: StreamName) => {
       if (!next.has(stream)) next.set(stream, { ...await this.#head(stream) });
     };
@@ -289,15 +293,10 @@ export class KvStreams implements Streams {
             continue;
           }
           const stream = roomStream(message.room);
-          const day = new Date(message.ts).toISOString().slice(0, 10);
-          const scopes = [`#${message.room}`, `#${message.room}:${day}`];
           await load(stream);
-          for (const scope of scopes) await this.#loadCount(counts, scope, message.from);
           const seq = take(stream);
           const stored: ChatMessage = { stream, seq, ...base, ...extra };
           op.set(["s", stream, seq], stored);
-          this.#bump(op, counts, scopes[0], message.from, 1);
-          this.#bump(op, counts, scopes[1], message.from, 1, expire);
           published.push({ stream, message: stored, origin });
           outcome = { ok: true, message: stored, epoch: next.get(stream)!.epoch, dup: false };
         } else {
@@ -357,8 +356,9 @@ export class KvStreams implements Streams {
       if (current) current.seq = head.seq;
       else this.#heads.set(stream, head);
     }
-    for (const [id, count] of counts) this.#counts.set(id, count);
-    if (this.#counts.size > 200_000) this.#counts.clear();
+    for (const { message } of published) {
+      if (message.stream[0] === "#") this.#countRoom(message);
+    }
     const until = Date.now() + this.#options.dedupeWindowMs;
     for (const [key, index] of keys) {
       const outcome = outcomes[index];
@@ -388,33 +388,76 @@ export class KvStreams implements Streams {
     this.#dedupe.set(key, { outcome, until });
   }
 
-  /** Reads a count into `counts` (the batch's view) unless it is there. */
-  async #loadCount(counts: Map<string, number>, scope: string, name: string): Promise<void> {
-    const id = `${scope}\n${name}`;
-    if (counts.has(id)) return;
-    const cached = this.#counts.get(id);
-    counts.set(id, cached ?? (await this.#kv.get<number>(["cnt", scope, name])).value ?? 0);
+  /** Counts a committed room message towards its room's rankings (written later). */
+  #countRoom(message: ChatMessage): void {
+    const room = message.stream.slice(1);
+    const day = new Date(message.ts).toISOString().slice(0, 10);
+    this.#addCount(`#${room}`, message.from, 1);
+    this.#addCount(`#${room}:${day}`, message.from, 1);
   }
 
-  /** Adds `n` to a loaded count and moves its ranking index entry, within `op`. */
-  #bump(
-    op: Deno.AtomicOperation,
-    counts: Map<string, number>,
-    scope: string,
-    name: string,
-    n: number,
-    expireAt?: number,
-  ): void {
-    const id = `${scope}\n${name}`;
-    const count = counts.get(id)!;
-    const options = expireAt === undefined ? undefined : { expireIn: expireAt - Date.now() };
-    if (count > 0) op.delete(["rank", scope, -count, name]);
-    op.set(["cnt", scope, name], count + n, options).set(
-      ["rank", scope, -(count + n), name],
-      true,
-      options,
-    );
-    counts.set(id, count + n);
+  /** Adds to a count not yet written; the write follows within {@linkcode COUNTS_MS}. */
+  #addCount(scope: string, name: string, n: number): void {
+    let senders = this.#pendingCounts.get(scope);
+    if (!senders) this.#pendingCounts.set(scope, senders = new Map());
+    senders.set(name, (senders.get(name) ?? 0) + n);
+    this.#countsTimer ??= setTimeout(() => {
+      this.#countsTimer = undefined;
+      this.#flushCounts().catch(() => {});
+    }, COUNTS_MS);
+  }
+
+  /**
+   * Writes the counts summed so far with their ranking index entries, in chunks; what a failed
+   * chunk held stays pending for the next try. Day scopes (`d:<day>`, `#<room>:<day>`; room
+   * names have no colon) expire after 8 days.
+   */
+  #flushCounts(): Promise<void> {
+    if (this.#pendingCounts.size === 0) return Promise.resolve();
+    clearTimeout(this.#countsTimer);
+    this.#countsTimer = undefined;
+    return this.#serial.run(async () => {
+      const pending = this.#pendingCounts;
+      const chunk: { scope: string; name: string; n: number; count: number }[] = [];
+      let op = this.#kv.atomic();
+      const commit = async () => {
+        await mustCommit(op);
+        for (const { scope, name, n, count } of chunk) {
+          this.#counts.set(`${scope}\n${name}`, count);
+          const senders = pending.get(scope)!;
+          const left = senders.get(name)! - n;
+          if (left > 0) senders.set(name, left);
+          else senders.delete(name);
+          if (senders.size === 0) pending.delete(scope);
+        }
+        if (this.#counts.size > 200_000) this.#counts.clear();
+        chunk.length = 0;
+        op = this.#kv.atomic();
+      };
+      try {
+        for (const [scope, senders] of [...pending]) {
+          const options = scope.includes(":") ? { expireIn: 8 * DAY_MS } : undefined;
+          for (const [name, n] of [...senders]) {
+            const id = `${scope}\n${name}`;
+            const count = this.#counts.get(id) ??
+              (await this.#kv.get<number>(["cnt", scope, name])).value ?? 0;
+            if (count > 0) op.delete(["rank", scope, -count, name]);
+            op.set(["cnt", scope, name], count + n, options)
+              .set(["rank", scope, -(count + n), name], true, options);
+            chunk.push({ scope, name, n, count: count + n });
+            if (chunk.length === COUNTS_CHUNK) await commit();
+          }
+        }
+        if (chunk.length > 0) await commit();
+      } catch (error) {
+        this.#status("activity", error);
+        this.#countsTimer ??= setTimeout(() => {
+          this.#countsTimer = undefined;
+          this.#flushCounts().catch(() => {});
+        }, COUNTS_MS);
+        throw error;
+      }
+    });
   }
 
   /** A stream's head, made (with a new epoch, stored at once) when it has none. */
