@@ -302,6 +302,9 @@ const USAGE = `Usage: deno task bench [options]
   --window W        messages per sender worth of deliveries in flight (default 10)
   --duration S      seconds of the fanout, latency and private phases (default 10)
   --private-rate R  private messages per second in total (default 2000)
+  --storm-users L   users of the rooms storms, one storm each (default 5000,10000,15000);
+                    --storm-lobby-users N the lobby storm (default 15000, 0: none)
+  --fleet-users N   100k: users (default 100000); --fleet-workers N their workers (6)
   --help            this text`;
 
 class UsageError extends Error {}
@@ -321,6 +324,7 @@ function parseArgs(args: string[]): Options {
   let transports: Transport[] = ["tcp"];
   let profileDir: string | null = null;
   let fleetLobby = true;
+  const fleet: Partial<FleetOptions> = {};
   let attempts = 2;
   let quick = false;
   let out = "bench-results/latest.json";
@@ -413,6 +417,18 @@ function parseArgs(args: string[]): Options {
       case "--private-rate":
         overrides.privateRate = int(flag, value(), 1);
         break;
+      case "--storm-users":
+        overrides.presenceUsers = (value() ?? "").split(",").map((v) => int(flag, v, 2));
+        break;
+      case "--storm-lobby-users":
+        overrides.lobbyUsers = int(flag, value(), 0);
+        break;
+      case "--fleet-users":
+        fleet.users = int(flag, value(), 2);
+        break;
+      case "--fleet-workers":
+        fleet.workers = int(flag, value(), 1);
+        break;
       default:
         throw new UsageError(`unknown option "${args[i]}"`);
     }
@@ -422,7 +438,7 @@ function parseArgs(args: string[]): Options {
     throw new UsageError("--store none runs nothing without --peer");
   }
   const sizes = { ...(quick ? QUICK : FULL), ...overrides };
-  sizes.fleet = { ...sizes.fleet, lobby: fleetLobby };
+  sizes.fleet = { ...sizes.fleet, ...fleet, lobby: fleetLobby };
   if (durationS !== null) {
     sizes.fanoutMs =
       sizes.latencyMs =
@@ -1308,32 +1324,34 @@ async function stormScenario(
     roomSize: 1,
     lobby: "lobby",
   };
-  await onScaleServer(
-    pin,
-    {
-      tag: "storm-lobby",
-      workers: 1,
-      redis: "single",
-      lobby: "lobby",
-      plans: [lobbyPlan],
-      extra: LONG_LOGIN,
-    },
-    processes,
-    async (server) => {
-      await waitQuiet(server.side, quietMs(30_000));
-      progress(`storm: ${s.lobbyUsers} users in one lobby: drop and resume all`);
-      const o = await presenceStorm(
-        server,
-        server.seeded[0],
-        { roomsPerUser: 1, lobby: true },
-        s.presenceConcurrency,
-        3000,
-      );
-      storms.push(o);
-      rows.push(...stormRows(o, `${fmt(s.lobbyUsers)} users, lobby`));
-      summary(o, `storm ${fmt(o.users)} (lobby)`);
-    },
-  );
+  if (s.lobbyUsers > 0) {
+    await onScaleServer(
+      pin,
+      {
+        tag: "storm-lobby",
+        workers: 1,
+        redis: "single",
+        lobby: "lobby",
+        plans: [lobbyPlan],
+        extra: LONG_LOGIN,
+      },
+      processes,
+      async (server) => {
+        await waitQuiet(server.side, quietMs(30_000));
+        progress(`storm: ${s.lobbyUsers} users in one lobby: drop and resume all`);
+        const o = await presenceStorm(
+          server,
+          server.seeded[0],
+          { roomsPerUser: 1, lobby: true },
+          s.presenceConcurrency,
+          3000,
+        );
+        storms.push(o);
+        rows.push(...stormRows(o, `${fmt(s.lobbyUsers)} users, lobby`));
+        summary(o, `storm ${fmt(o.users)} (lobby)`);
+      },
+    );
+  }
   result.metrics = { storms, seeding: "see params" };
   const rooms = storms.filter((o) => !o.lobby);
   if (rooms.length > 1) {

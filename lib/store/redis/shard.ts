@@ -2,7 +2,8 @@
  * The connections of one node to one Redis server (a standalone server or one cluster master):
  * a command connection, a second one for durable writes when replicas must confirm them
  * (`WAIT` blocks the connection it runs on), and a subscriber connection made on first use.
- * Commands fail at once while a connection is down (no offline queue); node-redis reconnects
+ * Commands fail at once while a connection is down (no offline queue), and after
+ * {@linkcode COMMAND_TIMEOUT_MS} without a reply (a server that stalls); node-redis reconnects
  * the command connections with backoff, and the shard reports each loss and recovery.
  *
  * The subscriber connection does not come back by itself: when it is lost, the shard reports
@@ -18,6 +19,7 @@
 
 import { createClient } from "redis";
 import { ChatError } from "../../protocol/errors.ts";
+import { Deadlines } from "./deadlines.ts";
 import { slotOf } from "./slot.ts";
 
 type Client = ReturnType<typeof createClient>;
@@ -56,6 +58,10 @@ export interface ShardOptions {
 }
 
 const MAX_BACKOFF_MS = 1000;
+/** A command without a reply for this long fails (node-redis' default command timeout). */
+export const COMMAND_TIMEOUT_MS = 5000;
+/** How often the commands in flight are checked against their deadline. */
+const DEADLINE_SWEEP_MS = 1000;
 
 interface Durable {
   args: string[];
@@ -80,6 +86,9 @@ export class Shard {
   #durables: Durable[] | null = null;
   /** SHA1s of the scripts loaded on this server (forgotten when the connection is lost). */
   readonly scripts = new Set<string>();
+  /** Deadlines of the commands in flight (one sweep, instead of a timer per command). */
+  readonly #deadlines: Deadlines;
+  readonly #sweeper: ReturnType<typeof setInterval>;
   #closed = false;
   /** Keep retrying a first connection that fails (a shard found by discovery). */
   readonly #persistent: boolean;
@@ -91,6 +100,9 @@ export class Shard {
     this.#persistent = persistent;
     const url = new URL(options.url);
     this.name = `${url.hostname}:${url.port || "6379"}`;
+    this.#deadlines = new Deadlines(COMMAND_TIMEOUT_MS, this.name);
+    this.#sweeper = setInterval(() => this.#deadlines.sweep(performance.now()), DEADLINE_SWEEP_MS);
+    Deno.unrefTimer(this.#sweeper);
     this.#client = this.#makeClient("commands", true, (down, detail) => {
       if (down) {
         this.scripts.clear();
@@ -133,13 +145,13 @@ export class Shard {
   }
 
   /** Sends one command; `op` names it in metrics. */
-  async command<T>(args: string[], op: string): Promise<T> {
+  command<T>(args: string[], op: string): Promise<T> {
     const started = performance.now();
-    try {
-      return await this.#client.sendCommand<T>(args);
-    } finally {
-      this.#observe(op, started);
-    }
+    return this.#deadlines.track(
+      this.#client.sendCommand<T>(args),
+      started,
+      () => this.#observe(op, started),
+    );
   }
 
   /**
@@ -178,11 +190,15 @@ export class Shard {
       for (const write of batch) write.reject(error);
       return;
     }
-    const replies = batch.map((write) => writer.sendCommand(write.args));
+    const sent = performance.now();
+    const replies = batch.map((write) =>
+      this.#deadlines.track(writer.sendCommand(write.args), sent)
+    );
     for (const reply of replies) reply.catch(() => {});
     let confirmed: number | Error;
     try {
-      confirmed = Number(await writer.sendCommand(["WAIT", String(wanted), WAIT_TIMEOUT_MS]));
+      const wait = writer.sendCommand(["WAIT", String(wanted), WAIT_TIMEOUT_MS]);
+      confirmed = Number(await this.#deadlines.track(wait, sent));
     } catch (error) {
       confirmed = error instanceof Error ? error : new Error(String(error));
     }
@@ -251,6 +267,7 @@ export class Shard {
   /** Drops the connections at once. */
   destroy(): void {
     this.#closed = true;
+    clearInterval(this.#sweeper);
     for (const client of [this.#client, this.#writer, this.#subscriber]) {
       if (client?.isOpen) client.destroy();
     }
@@ -330,6 +347,8 @@ export class Shard {
       url: this.#options.url,
       RESP: 2,
       disableOfflineQueue: true,
+      // No per-command timer: the command connection's deadlines are swept (see above).
+      commandOptions: { timeout: 0 },
       socket: {
         connectTimeout: 2000,
         reconnectStrategy: (retries: number, cause: Error) =>
