@@ -204,6 +204,16 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<R
           if (synced < replicas) ready = false;
         }
       }
+      // Every node must also see every other as it is: a master that still takes a replica
+      // for a master refuses it its vote ("it is a master node"), and a CLUSTER FAILOVER made
+      // then times out without a failover.
+      if (ready) {
+        const views = await Promise.all(
+          nodes.map(async (n) => clusterRoles(await redisCli(n.port, "CLUSTER", "NODES"))),
+        );
+        ready = views.every((view) => view === views[0]) &&
+          views[0].split("\n").length === nodes.length;
+      }
       if (ready) break;
       if (Date.now() > deadline) throw new Error("the Redis Cluster did not become ready");
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -221,6 +231,18 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<R
       await Promise.all(nodes.map((node) => node[Symbol.asyncDispose]()));
     },
   };
+}
+
+/**
+ * What a `CLUSTER NODES` reply says of each node's role, its master and its config epoch, one
+ * sorted line per node (what every node must agree on before a failover can be voted).
+ */
+function clusterRoles(text: string): string {
+  return text.trim().split("\n").map((line) => {
+    const [id, , flags, master, , , epoch, , ...slots] = line.trim().split(" ");
+    const role = flags.split(",").filter((flag) => flag !== "myself").join(",");
+    return `${id} ${role} ${master} ${epoch} ${slots.join(" ")}`;
+  }).sort().join("\n");
 }
 
 /** A TCP relay to a local port whose connections can be cut, as a network failure would. */

@@ -293,6 +293,22 @@ async function replicaOf(cluster: RedisCluster, port: number): Promise<number> {
 }
 
 /**
+ * `CLUSTER FAILOVER` on a replica, resolved once it serves as master. Redis answers OK at once
+ * and gives up after 5 s when the failover cannot be voted: it is asked again then.
+ */
+async function failover(replicaPort: number): Promise<void> {
+  for (let attempt = 1;; attempt++) {
+    assert.equal((await redisCli(replicaPort, "CLUSTER", "FAILOVER")).trim(), "OK");
+    const deadline = Date.now() + 6000;
+    while (Date.now() < deadline) {
+      if ((await redisCli(replicaPort, "ROLE")).startsWith("master")) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    if (attempt === 3) throw new Error(`CLUSTER FAILOVER on ${replicaPort} did not happen`);
+  }
+}
+
+/**
  * A cluster with a replica per master, a writer and a reader subscribed to two rooms on the
  * first master and one elsewhere; every `restored` report is kept with where the reader's
  * subscriptions were at that moment.
@@ -384,7 +400,7 @@ async function checkFollowed(setup: Awaited<ReturnType<typeof failoverSetup>>) {
 Deno.test("redis cluster store: channels follow a master demoted by CLUSTER FAILOVER", async () => {
   await using setup = await failoverSetup();
   // The demoted master tells its subscribers with SUNSUBSCRIBE pushes.
-  assert.equal((await redisCli(setup.replicaPort, "CLUSTER", "FAILOVER")).trim(), "OK");
+  await failover(setup.replicaPort);
   await checkFollowed(setup);
 });
 
@@ -401,7 +417,7 @@ Deno.test("redis cluster store: a subscription lost across a failover is not rep
     // The reader's subscriber connection is cut and cannot come back until the master is
     // demoted: then it could reach the master's address again, which serves a replica now.
     await guard.sendCommand(["CLIENT", "KILL", "TYPE", "pubsub"]);
-    assert.equal((await redisCli(replicaPort, "CLUSTER", "FAILOVER")).trim(), "OK");
+    await failover(replicaPort);
     await eventually(
       async () => {
         const role = await guard.sendCommand<unknown[]>(["ROLE"]);

@@ -10,6 +10,12 @@
  * sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE` on the master of the channel's slot), and a
  * {@linkcode ClusterTopology} that follows failovers.
  *
+ * Subscriptions are reconciled on their own besides: after every slot map learnt each wanted
+ * channel's placement is compared with it, and every {@linkcode RECONCILE_MS} each shard checks
+ * that Redis still holds what it believes subscribed (see {@linkcode Shard.verify}); whatever
+ * differs is placed again and reported restored, so that no missed event can leave a channel
+ * deaf for longer.
+ *
  * @module
  */
 
@@ -40,6 +46,9 @@ export interface LinkOptions {
   status: (status: StoreStatus) => void;
 }
 
+/** How often subscriptions are checked against Redis. */
+export const RECONCILE_MS = 5000;
+
 interface Compiled {
   source: string;
   sha: string;
@@ -57,6 +66,7 @@ export class RedisLink {
   #onRestored: (channels: string[]) => void = () => {};
   readonly #onUp: (() => void)[] = [];
   #available = true;
+  #reconciler: ReturnType<typeof setInterval> | undefined;
   #opened = false;
   #closed = false;
 
@@ -108,12 +118,16 @@ export class RedisLink {
           link.#subscriptions.recheck();
           link.#checkAvailable();
         },
+        refreshed: () => link.#subscriptions.recheck(),
         failed: (detail) => link.#failed(detail, "cluster_slots"),
       });
     } else {
       link.#single = await make(options.url, false);
     }
     link.#opened = true;
+    link.#reconciler = setInterval(() => {
+      link.#reconcile().catch((error) => link.#failed(errorText(error), "subscribe"));
+    }, RECONCILE_MS);
     return link;
   }
 
@@ -238,6 +252,7 @@ export class RedisLink {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#reconciler);
     this.#subscriptions.close();
     this.#topology?.close();
     await Promise.all(this.#shards().map((shard) => shard.close()));
@@ -279,6 +294,25 @@ export class RedisLink {
         throw error;
       }
     }
+  }
+
+  /**
+   * Checks every shard's subscriptions against Redis (one dropped silently makes it report
+   * them lost), then places whatever is not where the slot map says.
+   */
+  async #reconcile(): Promise<void> {
+    if (this.#closed || this.#subscriptions.size === 0) return;
+    await Promise.all(
+      this.#shards().filter((shard) => shard.channels.size > 0).map(async (shard) => {
+        if (!await shard.verify()) {
+          this.#failed(
+            `${shard.name}: subscriptions dropped unannounced, resubscribing`,
+            "subscribe",
+          );
+        }
+      }),
+    );
+    this.#subscriptions.recheck();
   }
 
   #compile(script: Script): Compiled {

@@ -14,6 +14,13 @@
  * the channel is served there. Placing channels again is the link's job, with a slot map
  * learnt after the loss (see `subscriptions.ts`).
  *
+ * Redis drops sharded subscriptions by itself when their slot moves, with a `sunsubscribe`
+ * push; node-redis reports it only when no command awaits a reply on that connection (else
+ * it takes the push for that reply). {@linkcode Shard.verify} finds such a silent drop: Redis
+ * can only take subscriptions away, so the connection holding fewer than the shard believes
+ * confirmed (`CLIENT LIST`) means some are gone; the connection is then dropped and all its
+ * channels reported lost.
+ *
  * @module
  */
 
@@ -62,6 +69,8 @@ const MAX_BACKOFF_MS = 1000;
 export const COMMAND_TIMEOUT_MS = 5000;
 /** How often the commands in flight are checked against their deadline. */
 const DEADLINE_SWEEP_MS = 1000;
+/** How long a count that disagrees may take to agree (a push on its way) before it counts. */
+const VERIFY_SETTLE_MS = 250;
 
 interface Durable {
   args: string[];
@@ -81,7 +90,15 @@ export class Shard {
   #writer: Client | null = null;
   #subscriber: Client | null = null;
   #subscriberReady: Promise<Client> | null = null;
+  /** The subscriber connection's id on the server (`CLIENT ID`). */
+  #subscriberId: string | null = null;
   readonly #subscribed = new Set<string>();
+  /** Channels being subscribed (how many calls), and those Redis dropped meanwhile. */
+  readonly #subscribing = new Map<string, number>();
+  readonly #droppedWhileSubscribing = new Set<string>();
+  /** (Un)subscriptions sent and not answered yet, and how many were ever sent. */
+  #inFlight = 0;
+  #sent = 0;
   /** Durable writes of this event-loop turn, sent together before one `WAIT`. */
   #durables: Durable[] | null = null;
   /** SHA1s of the scripts loaded on this server (forgotten when the connection is lost). */
@@ -221,7 +238,10 @@ export class Shard {
     }));
   }
 
-  /** Subscribes to channels; resolves once Redis confirmed. */
+  /**
+   * Subscribes to channels; resolves once Redis confirmed. Rejects when a channel's slot left
+   * this server before its confirmation was taken in (it is not subscribed then).
+   */
   async subscribe(channels: string[]): Promise<void> {
     const fresh = channels.filter((channel) => !this.#subscribed.has(channel));
     if (fresh.length === 0) return;
@@ -229,16 +249,41 @@ export class Shard {
     const subscriber = await this.#subscriberClient();
     const down = () => new Error(`The subscriber connection to ${this.name} is down`);
     if (!subscriber.isReady) throw down();
-    if (this.#options.sharded) {
-      await Promise.all(
-        bySlot(fresh).map((list) => subscriber.sSubscribe(list, this.#listener)),
-      );
-    } else {
-      await subscriber.subscribe(fresh, this.#listener);
+    for (const channel of fresh) {
+      this.#subscribing.set(channel, (this.#subscribing.get(channel) ?? 0) + 1);
+    }
+    // One command per slot: the confirmed ones count even when another one failed.
+    const lists = this.#options.sharded ? bySlot(fresh) : [fresh];
+    this.#inFlight++;
+    this.#sent++;
+    const results = await Promise.allSettled(lists.map(async (list) => {
+      if (this.#options.sharded) await subscriber.sSubscribe(list, this.#listener);
+      else await subscriber.subscribe(list, this.#listener);
+    }));
+    this.#inFlight--;
+    // A moved push read right after a confirmation, before this continuation: that channel
+    // is gone again.
+    const dropped = fresh.filter((channel) => this.#droppedWhileSubscribing.has(channel));
+    for (const channel of fresh) {
+      const left = this.#subscribing.get(channel)! - 1;
+      if (left > 0) {
+        this.#subscribing.set(channel, left);
+      } else {
+        this.#subscribing.delete(channel);
+        this.#droppedWhileSubscribing.delete(channel);
+      }
     }
     // Confirmed on a connection that was lost meanwhile: its loss did not report them.
     if (this.#subscriber !== subscriber) throw down();
-    for (const channel of fresh) this.#subscribed.add(channel);
+    results.forEach((result, i) => {
+      if (result.status !== "fulfilled") return;
+      for (const channel of lists[i]) if (!dropped.includes(channel)) this.#subscribed.add(channel);
+    });
+    const failed = results.find((result) => result.status === "rejected");
+    if (failed) throw failed.reason;
+    if (dropped.length > 0) {
+      throw new Error(`${dropped.join(", ")} moved away from ${this.name} while subscribing`);
+    }
   }
 
   /** Unsubscribes; channels it is not subscribed to are skipped. */
@@ -247,12 +292,54 @@ export class Shard {
     if (held.length === 0 || !this.#subscriber) return;
     for (const channel of held) this.#subscribed.delete(channel);
     const subscriber = this.#subscriber;
-    if (this.#options.sharded) {
-      await Promise.all(
-        bySlot(held).map((list) => subscriber.sUnsubscribe(list, this.#listener)),
-      );
-    } else {
-      await subscriber.unsubscribe(held, this.#listener);
+    await this.#sending(() =>
+      this.#options.sharded
+        ? Promise.all(bySlot(held).map((list) => subscriber.sUnsubscribe(list, this.#listener)))
+        : subscriber.unsubscribe(held, this.#listener)
+    );
+  }
+
+  /**
+   * Checks that the subscriber connection holds as many subscriptions as this shard believes
+   * confirmed; when it holds fewer (Redis dropped some without node-redis reporting it), and
+   * still after a moment for a push on its way, drops the connection: its channels are
+   * reported lost. Resolves false when it did, true otherwise (also when it could not tell:
+   * (un)subscriptions under way, or the command connection down).
+   */
+  async verify(): Promise<boolean> {
+    for (let attempt = 0;; attempt++) {
+      const subscriber = this.#subscriber;
+      const id = this.#subscriberId;
+      const sent = this.#sent;
+      if (!subscriber || id === null || this.#inFlight > 0 || !this.#client.isReady) return true;
+      let line: string;
+      try {
+        line = String(await this.command(["CLIENT", "LIST", "ID", id], "CLIENT"));
+      } catch {
+        return true;
+      }
+      // Anything sent or lost meanwhile makes the count meaningless: next time.
+      if (this.#subscriber !== subscriber || this.#sent !== sent || this.#inFlight > 0) {
+        return true;
+      }
+      const held = subscriptionCount(line, this.#options.sharded);
+      if (held === null || held >= this.#subscribed.size) return true;
+      if (attempt > 0) {
+        this.#dropSubscriber(subscriber);
+        return false;
+      }
+      await new Promise((resolve) => setTimeout(resolve, VERIFY_SETTLE_MS));
+    }
+  }
+
+  /** Runs an (un)subscription, counted as under way until it settles. */
+  async #sending(send: () => Promise<unknown>): Promise<void> {
+    this.#inFlight++;
+    this.#sent++;
+    try {
+      await send();
+    } finally {
+      this.#inFlight--;
     }
   }
 
@@ -299,19 +386,17 @@ export class Shard {
   #subscriberClient(): Promise<Client> {
     if (this.#subscriberReady) return this.#subscriberReady;
     const subscriber = this.#makeClient("subscriber", false, (down) => {
-      if (!down || this.#subscriber !== subscriber) return;
-      this.#subscriber = null;
-      this.#subscriberReady = null;
-      if (subscriber.isOpen) subscriber.destroy();
-      const lost = [...this.#subscribed];
-      this.#subscribed.clear();
-      if (lost.length > 0) this.#options.events.lost(this, lost);
+      if (down) this.#dropSubscriber(subscriber);
     });
     // A sharded channel's slot left this server (a failover demoted it, or a migration):
     // Redis says so channel by channel; the pushes of one read are reported together.
     let moved: string[] = [];
     subscriber.on("sharded-channel-moved", (channel: string) => {
-      if (this.#subscriber !== subscriber || !this.#subscribed.delete(channel)) return;
+      if (this.#subscriber !== subscriber) return;
+      if (!this.#subscribed.delete(channel)) {
+        if (this.#subscribing.has(channel)) this.#droppedWhileSubscribing.add(channel);
+        return;
+      }
       if (moved.push(channel) > 1) return;
       queueMicrotask(() => {
         const channels = moved;
@@ -320,15 +405,38 @@ export class Shard {
       });
     });
     this.#subscriber = subscriber;
-    this.#subscriberReady = subscriber.connect().then(() => subscriber as Client).catch(
-      (error) => {
-        this.#subscriber = null;
-        this.#subscriberReady = null;
+    this.#subscriberId = null;
+    this.#subscriberReady = (async () => {
+      try {
+        await subscriber.connect();
+        // Asked before any subscription: in subscriber mode only (un)subscriptions pass.
+        const id = String(
+          await this.#deadlines.track(subscriber.sendCommand(["CLIENT", "ID"]), performance.now()),
+        );
+        if (this.#subscriber === subscriber) this.#subscriberId = id;
+        return subscriber as Client;
+      } catch (error) {
+        if (this.#subscriber === subscriber) {
+          this.#subscriber = null;
+          this.#subscriberReady = null;
+        }
         if (subscriber.isOpen) subscriber.destroy();
         throw error;
-      },
-    );
+      }
+    })();
     return this.#subscriberReady;
+  }
+
+  /** Forgets the subscriber connection and reports its channels lost. */
+  #dropSubscriber(subscriber: Client): void {
+    if (this.#subscriber !== subscriber) return;
+    this.#subscriber = null;
+    this.#subscriberReady = null;
+    this.#subscriberId = null;
+    if (subscriber.isOpen) subscriber.destroy();
+    const lost = [...this.#subscribed];
+    this.#subscribed.clear();
+    if (lost.length > 0) this.#options.events.lost(this, lost);
   }
 
   /**
@@ -371,6 +479,24 @@ export class Shard {
     });
     return client;
   }
+}
+
+/**
+ * How many subscriptions a `CLIENT LIST` line shows: shard channels (`ssub=`) when `sharded`,
+ * else channels (`sub=`). A client the server does not know (an empty reply) holds none; null
+ * when the server does not show the count.
+ *
+ * @example
+ * ```ts
+ * subscriptionCount("id=7 addr=127.0.0.1:5000 sub=0 psub=0 ssub=2 cmd=ssubscribe", true); // 2
+ * subscriptionCount("", true); // 0
+ * subscriptionCount("id=7 addr=127.0.0.1:5000 sub=0 psub=0", true); // null
+ * ```
+ */
+export function subscriptionCount(line: string, sharded: boolean): number | null {
+  if (line.trim() === "") return 0;
+  const match = new RegExp(`(?:^| )${sharded ? "ssub" : "sub"}=(\\d+)`).exec(line);
+  return match ? Number(match[1]) : null;
 }
 
 /** Channels grouped by hash slot (a sharded (un)subscribe names channels of one slot). */

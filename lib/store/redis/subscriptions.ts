@@ -9,6 +9,11 @@
  * master: an `SSUBSCRIBE` that a demoted master (or a killed master that restarted with its
  * old view) accepted is no proof that the channel is served there.
  *
+ * Events can be missed (a push that node-redis did not report, a pass asked for while one was
+ * ending), so the link also asks for a {@linkcode Subscriptions.recheck} after every slot map
+ * and every few seconds: a channel counts as placed only while the slot map names its shard
+ * and that shard still holds it (see {@linkcode placement}).
+ *
  * @module
  */
 
@@ -40,8 +45,8 @@ export class Subscriptions {
   /** Lost channels waiting for a slot map asked for after their loss, by that loss. */
   readonly #held = new Map<string, number>();
   #losses = 0;
-  /** The recheck under way, and whether another one was asked for meanwhile. */
-  #checking: Promise<void> | null = null;
+  /** Whether a recheck is under way, and whether another one was asked for meanwhile. */
+  #checking = false;
   #again = false;
   #retry: ReturnType<typeof setTimeout> | undefined;
   #retryMs = FIRST_RETRY_MS;
@@ -158,8 +163,9 @@ export class Subscriptions {
 
   /**
    * Places every wanted channel that is not on the shard serving it now by the current slot
-   * map. One placed on another shard may have missed messages: it is reported once moved.
-   * One pass at a time: asked for during a pass, another follows it.
+   * map, or whose shard no longer holds it. One placed elsewhere may have missed messages: it
+   * is reported once placed again. One pass at a time: asked for during a pass, another
+   * follows it.
    */
   recheck(): void {
     if (this.#closed) return;
@@ -167,7 +173,14 @@ export class Subscriptions {
       this.#again = true;
       return;
     }
-    this.#checking = (async () => {
+    this.#checking = true;
+    this.#check().catch((error) => this.#hooks.failed(`recheck: ${message(error)}`));
+  }
+
+  async #check(): Promise<void> {
+    // The last look at `#again` and the end of the pass are one step: a recheck asked for
+    // after it starts a pass of its own.
+    try {
       do {
         this.#again = false;
         const misplaced = this.#misplaced();
@@ -177,7 +190,9 @@ export class Subscriptions {
         }
         if (await this.#place(misplaced) !== null) this.#later();
       } while (this.#again && !this.#closed);
-    })().finally(() => this.#checking = null);
+    } finally {
+      this.#checking = false;
+    }
   }
 
   /** Stops retrying. */
@@ -192,13 +207,7 @@ export class Subscriptions {
   }
 
   #fits(channel: string): boolean {
-    const placed = this.#placed.get(channel);
-    if (!placed) return false;
-    try {
-      return this.#hooks.route(channel) === placed;
-    } catch {
-      return true;
-    }
+    return placement(this.#placed.get(channel), this.#owner(channel), channel) === "fits";
   }
 
   /** The shard serving a channel by the current slot map, or null when none does. */
@@ -275,6 +284,34 @@ export class Subscriptions {
       this.resume();
     }, wait);
   }
+}
+
+/**
+ * Whether a channel is where it belongs: `placed` is the shard it was confirmed on (if any),
+ * `owner` the shard serving its slot by the current slot map (null: none known, which is no
+ * reason to move it). It fits only while that shard still holds it: one that dropped it
+ * (Redis moved it, or its connection was lost) without the loss being heard of is misplaced
+ * as surely as one on another shard.
+ *
+ * @example
+ * ```ts
+ * const a = { channels: new Set(["x"]) };
+ * placement(a, a, "x"); // "fits"
+ * placement(a, null, "x"); // "fits"
+ * placement(a, { channels: new Set() }, "x"); // "elsewhere"
+ * placement({ channels: new Set() }, null, "x"); // "dropped"
+ * placement(undefined, a, "x"); // "none"
+ * ```
+ */
+export function placement<S extends { readonly channels: ReadonlySet<string> }>(
+  placed: S | undefined,
+  owner: S | null,
+  channel: string,
+): "fits" | "none" | "elsewhere" | "dropped" {
+  if (!placed) return "none";
+  if (!placed.channels.has(channel)) return "dropped";
+  if (owner !== null && owner !== placed) return "elsewhere";
+  return "fits";
 }
 
 function asError(error: unknown): Error {

@@ -20,6 +20,8 @@ export interface TopologyHooks {
   makeShard(url: string, persistent: boolean): Promise<Shard>;
   /** The slot map changed; `removed` are masters that serve no slot any more. */
   changed(removed: Shard[]): void;
+  /** A round learnt the slot map (changed or not): what relies on it may be checked again. */
+  refreshed(): void;
   /** A discovery round failed (it is retried). */
   failed(detail: string): void;
 }
@@ -139,6 +141,7 @@ export class ClusterTopology {
         if (view) {
           this.#reported = 0;
           await this.#apply(view, true);
+          if (!this.#closed) this.#hooks.refreshed();
         } else if (Date.now() - this.#reported > REPORT_EVERY_MS) {
           this.#reported = Date.now();
           this.#hooks.failed("no Redis Cluster node answered CLUSTER NODES");
