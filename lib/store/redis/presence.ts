@@ -20,11 +20,13 @@ import type { Keys } from "./keys.ts";
 import type { RedisLink } from "./link.ts";
 import {
   ATTACH,
+  COUNTS,
   DETACH,
   GLOBAL_PRESENCE,
   JOINED,
   PARTED,
   RENAMED,
+  ROOM_ONLINE,
   ROOM_PARTED,
   ROOM_PRESENCE,
   SET_AWAY,
@@ -165,19 +167,12 @@ export class RedisPresence implements Presence {
   }
 
   async roomOnline(room: string, limit: number): Promise<{ users: UserInfo[]; total: number }> {
-    const base = this.#keys.room(room);
-    const [names, total] = await Promise.all([
-      limit > 0
-        ? this.#link.command<string[]>(base, ["ZRANGE", `${base}:ol`, "0", String(limit - 1)])
-        : Promise.resolve([]),
-      this.#link.command<number>(base, ["ZCARD", `${base}:ol`]),
-    ]);
-    const entries = names.length === 0
-      ? []
-      : await this.#link.command<(string | null)[]>(base, ["HMGET", `${base}:on`, ...names]);
-    const users = entries.filter((entry) => entry !== null).map((entry) =>
-      JSON.parse(entry) as UserInfo
+    const [total, ...entries] = await this.#link.eval<[number, ...string[]]>(
+      ROOM_ONLINE,
+      this.#keys.room(room),
+      [String(limit)],
     );
+    const users = entries.map((entry) => JSON.parse(entry) as UserInfo);
     return { users, total: Number(total) };
   }
 
@@ -220,11 +215,11 @@ export class RedisPresence implements Presence {
   }
 
   async counts(): Promise<OnlineCounts> {
-    const g = this.#keys.global;
-    const [users, sessions] = await Promise.all([
-      this.#link.command<number>(g, ["ZCARD", `${g}:on`]),
-      this.#link.command<string[]>(g, ["HVALS", `${g}:sess`]),
-    ]);
+    const [users, ...sessions] = await this.#link.eval<[number, ...string[]]>(
+      COUNTS,
+      this.#keys.global,
+      [],
+    );
     return { users: Number(users), sessions: sessions.reduce((sum, n) => sum + Number(n), 0) };
   }
 
