@@ -156,17 +156,6 @@ return out
 `,
 };
 
-/** The user's list entry while online; '' when offline. */
-export const STATUS: Script = {
-  name: "status",
-  source: NOTES + `
-local b = KEYS[1]
-if redis.call('SCARD', b .. ':w') == 0 then return '' end
-local ps = redis.call('HMGET', b .. ':ps', 'nick', 'away')
-return info(ARGV[1], ps[1] or ARGV[1], ps[2])
-`,
-};
-
 /**
  * Brings a room's online list in step with a user's change (`KEYS[1]` = the room). ARGV:
  * name, pv, list entry ('' offline, '-' unchanged), note ('' none), the presence room limit.

@@ -30,7 +30,6 @@ import {
   ROOM_PARTED,
   ROOM_PRESENCE,
   SET_AWAY,
-  STATUS,
 } from "./lua_presence.ts";
 
 /** Users registered again at a time after a new incarnation. */
@@ -156,12 +155,21 @@ export class RedisPresence implements Presence {
   }
 
   async status(names: readonly string[]): Promise<Map<string, UserInfo>> {
-    const entries = await Promise.all(
-      names.map((name) => this.#link.eval<string>(STATUS, this.#keys.user(name), [name])),
-    );
+    // Two reads of the user's slot, which go to Redis together (one batch, see `link.ts`).
+    const entries = await Promise.all(names.map((name) => {
+      const base = this.#keys.user(name);
+      return Promise.all([
+        this.#link.command<number>(base, ["SCARD", `${base}:w`]),
+        this.#link.command<(string | null)[]>(base, ["HMGET", `${base}:ps`, "nick", "away"]),
+      ]);
+    }));
     const out = new Map<string, UserInfo>();
     names.forEach((name, i) => {
-      if (entries[i]) out.set(name, JSON.parse(entries[i]) as UserInfo);
+      const [holders, [nickname, away]] = entries[i];
+      if (Number(holders) === 0) return;
+      const info: UserInfo = { name, nickname: nickname ?? name };
+      if (away !== null) info.away = away;
+      out.set(name, info);
     });
     return out;
   }
