@@ -79,6 +79,8 @@ export class Hub {
   /** For each contact, the local users who track them. */
   readonly #contactOf = new Map<string, Set<string>>();
   readonly #rooms = new Map<string, RoomSummary>();
+  /** Online counts of big rooms as read at a tick, with when (`performance.now()`). */
+  readonly #counted = new Map<string, { online: number; at: number }>();
   readonly #occupancy = new OccupancyPace();
   #acks = new Map<string, Map<StreamName, number>>();
   #activity = new Map<string, number>();
@@ -214,6 +216,7 @@ export class Hub {
       if (this.#roomSessions.get(room)?.size === 0) {
         this.#roomSessions.delete(room);
         this.#occupancy.forget(room);
+        this.#counted.delete(room);
       }
       this.#unwant(roomStream(room));
     }
@@ -259,6 +262,7 @@ export class Hub {
     if (this.#roomSessions.get(room)?.size === 0) {
       this.#roomSessions.delete(room);
       this.#occupancy.forget(room);
+      this.#counted.delete(room);
     }
     this.#unwant(stream);
     await this.#store.presence.parted(name, room).catch(() => {});
@@ -409,9 +413,46 @@ export class Hub {
     return out;
   }
 
+  /**
+   * Summaries and online counts of rooms for a login. A room above the presence limit whose
+   * counts a tick read lately is not read again (its counts may lag by up to a second); the
+   * others are read now.
+   */
+  async roomCounts(
+    rooms: readonly string[],
+  ): Promise<{ summaries: Map<string, RoomSummary>; online: Map<string, number> }> {
+    const summaries = new Map<string, RoomSummary>();
+    const online = new Map<string, number>();
+    const missing: string[] = [];
+    const now = performance.now();
+    for (const room of rooms) {
+      const summary = this.#rooms.get(room);
+      const counted = this.#counted.get(room);
+      if (
+        summary && counted && summary.members > this.#options.presenceRoomLimit &&
+        now - counted.at <= this.#options.tickMs * 1.5
+      ) {
+        summaries.set(room, summary);
+        online.set(room, counted.online);
+      } else {
+        missing.push(room);
+      }
+    }
+    if (missing.length > 0) {
+      const [fresh, counts] = await Promise.all([
+        this.#store.rooms.getMany(missing),
+        this.#store.presence.roomCounts(missing),
+      ]);
+      for (const [room, summary] of fresh) summaries.set(room, summary);
+      for (const [room, count] of counts) online.set(room, count);
+    }
+    return { summaries, online };
+  }
+
   /** Drops a cached room summary (after a change made here). */
   forgetRoom(room: string): void {
     this.#rooms.delete(room);
+    this.#counted.delete(room);
   }
 
   /** Publishes a room or user event on the bus. */
@@ -756,6 +797,7 @@ export class Hub {
       for (const room of big) {
         const members = fresh.get(room)!.members;
         const count = online.get(room) ?? 0;
+        this.#counted.set(room, { online: count, at: now });
         const local = this.#roomSessions.get(room)?.size ?? 0;
         if (!this.#occupancy.due(room, { members, online: count }, local, now)) continue;
         this.#broadcast(this.#roomSessions.get(room) ?? [], {

@@ -64,10 +64,9 @@ export async function enter(ctx: Context, entry: Entry): Promise<LoginResult> {
     const rooms = [...(hub.roomsOf(name)?.keys() ?? [])];
     const inbox = userStream(name);
     const streams = [inbox, ...rooms.map(roomStream)];
-    const [heads, summaries, online, invitations, counts, self] = await Promise.all([
+    const [heads, { summaries, online }, invitations, counts, self] = await Promise.all([
       store.streams.heads(streams),
-      store.rooms.getMany(rooms),
-      store.presence.roomCounts(rooms),
+      hub.roomCounts(rooms),
       store.rooms.invitesOf(name, 50),
       store.presence.counts(),
       store.presence.status([name]),

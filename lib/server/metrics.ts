@@ -206,6 +206,27 @@ function histogram(
   }
 }
 
+/** `method` bound to `object`, recording each call's latency under `op`. */
+function timedMethod(
+  object: unknown,
+  method: (...args: unknown[]) => unknown,
+  op: string,
+  metrics: Metrics,
+): (...args: unknown[]) => Promise<unknown> {
+  return (...args) => {
+    const start = performance.now();
+    const done = () => metrics.storeOp(op, (performance.now() - start) / 1000);
+    let result: Promise<unknown>;
+    try {
+      result = Promise.resolve(method.apply(object, args));
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    result.then(done, done);
+    return result;
+  };
+}
+
 /** The contracts whose operations' latency is recorded. */
 const TIMED = ["accounts", "rooms", "streams", "presence"] as const;
 
@@ -217,19 +238,17 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
   const wrapped: Record<string, unknown> = {};
   for (const part of TIMED) {
     const target = store[part] as unknown as Record<string, unknown>;
+    // One timed wrapper per method, made at its first use (not at every call).
+    const timed = new Map<string, { of: unknown; fn: unknown }>();
     wrapped[part] = new Proxy(target, {
       get(object, key) {
         const value = Reflect.get(object, key, object);
         if (typeof value !== "function" || typeof key !== "string") return value;
-        const op = `${part}.${key}`;
-        return async (...args: unknown[]) => {
-          const start = performance.now();
-          try {
-            return await value.apply(object, args);
-          } finally {
-            metrics.storeOp(op, (performance.now() - start) / 1000);
-          }
-        };
+        const known = timed.get(key);
+        if (known !== undefined && known.of === value) return known.fn;
+        const fn = timedMethod(object, value, `${part}.${key}`, metrics);
+        timed.set(key, { of: value, fn });
+        return fn;
       },
     });
   }

@@ -18,7 +18,13 @@ import type {
 } from "../contract/accounts.ts";
 import type { Keys } from "./keys.ts";
 import type { RedisLink } from "./link.ts";
-import { CLAIM_NICK, CREATE_ACCOUNT, RELEASE_NICK, SET_NICKNAME } from "./lua_accounts.ts";
+import {
+  CLAIM_NICK,
+  CREATE_ACCOUNT,
+  RELEASE_NICK,
+  SET_NICKNAME,
+  TOKEN_OF,
+} from "./lua_accounts.ts";
 
 /** How long a fresh nickname reservation blocks others although no account carries it. */
 export const CLAIM_GRACE_MS = 10_000;
@@ -125,11 +131,8 @@ export class RedisAccounts implements Accounts {
 
   async lookupToken(tokenHash: string): Promise<TokenInfo | null> {
     const key = this.#keys.token(tokenHash);
-    const [name, ttl] = await Promise.all([
-      this.#link.command<string | null>(key, ["GET", key]),
-      this.#link.command<number>(key, ["PTTL", key]),
-    ]);
-    if (name === null || Number(ttl) <= 0) return null;
+    const [name, ttl] = await this.#link.eval<[string, number]>(TOKEN_OF, key, []);
+    if (name === "" || Number(ttl) <= 0) return null;
     return { name, expiresAt: this.#now() + Number(ttl) };
   }
 

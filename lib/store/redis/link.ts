@@ -21,6 +21,7 @@
 
 import { createHash } from "node:crypto";
 import type { StoreStatus } from "../contract/store.ts";
+import { READ_BATCH, ReadBatcher } from "./read_batch.ts";
 import { type Observer, Shard, type ShardEvents } from "./shard.ts";
 import { Subscriptions } from "./subscriptions.ts";
 import { ClusterTopology } from "./topology.ts";
@@ -62,6 +63,12 @@ export class RedisLink {
   #topology: ClusterTopology | null = null;
   readonly #subscriptions: Subscriptions;
   readonly #compiled = new Map<Script, Compiled>();
+  /** Scripts being loaded, by shard: the calls meanwhile wait for the one `SCRIPT LOAD`. */
+  readonly #loading = new WeakMap<Shard, Map<string, Promise<void>>>();
+  readonly #reads = new ReadBatcher({
+    one: (key, args) => this.#send(key, args, args[0]),
+    many: (key, words) => this.eval<unknown[][]>(READ_BATCH, key, words),
+  });
   #onMessage: (channel: string, payload: string) => void = () => {};
   #onRestored: (channels: string[]) => void = () => {};
   readonly #onUp: (() => void)[] = [];
@@ -147,9 +154,14 @@ export class RedisLink {
     return this.#shardFor(key).name;
   }
 
-  /** Sends a command to the shard serving `key`. */
+  /**
+   * Sends a command to the shard serving `key`. Reads of one slot issued in the same turn go
+   * as one script call (see `read_batch.ts`).
+   */
   command<T>(key: string, args: string[], op = args[0]): Promise<T> {
-    return this.#routed(key, op, (shard, o) => shard.command<T>(args, o));
+    const tag = op === args[0] ? ReadBatcher.tagOf(key, args) : null;
+    if (tag !== null) return this.#reads.read<T>(tag, key, args);
+    return this.#send(key, args, op);
   }
 
   /** Sends a write that replicas must confirm (see {@linkcode Shard.durable}). */
@@ -164,10 +176,7 @@ export class RedisLink {
       ? (shard: Shard, call: string[]) => shard.durable<T>(call, script.name)
       : (shard: Shard, call: string[]) => shard.command<T>(call, script.name);
     return await this.#routed(key, script.name, async (shard) => {
-      if (!shard.scripts.has(sha)) {
-        await shard.command(["SCRIPT", "LOAD", source], "SCRIPT");
-        shard.scripts.add(sha);
-      }
+      if (!shard.scripts.has(sha)) await this.#load(shard, sha, source);
       try {
         return await send(shard, ["EVALSHA", sha, "1", key, ...args]);
       } catch (error) {
@@ -256,6 +265,23 @@ export class RedisLink {
     this.#subscriptions.close();
     this.#topology?.close();
     await Promise.all(this.#shards().map((shard) => shard.close()));
+  }
+
+  #load(shard: Shard, sha: string, source: string): Promise<void> {
+    let loading = this.#loading.get(shard);
+    if (!loading) this.#loading.set(shard, loading = new Map());
+    let load = loading.get(sha);
+    if (!load) {
+      load = shard.command(["SCRIPT", "LOAD", source], "SCRIPT").then(() => {
+        shard.scripts.add(sha);
+      }).finally(() => loading.delete(sha));
+      loading.set(sha, load);
+    }
+    return load;
+  }
+
+  #send<T>(key: string, args: string[], op: string): Promise<T> {
+    return this.#routed(key, op, (shard, o) => shard.command<T>(args, o));
   }
 
   #shards(): Shard[] {

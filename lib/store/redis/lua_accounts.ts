@@ -61,3 +61,11 @@ redis.call('HSET', a, 'nickname', ARGV[2])
 return 'ok'
 `,
 };
+
+/** A token's holder and remaining lifetime (`KEYS[1]` = the token). Returns {name or '', ms}. */
+export const TOKEN_OF: Script = {
+  name: "token_of",
+  source: `
+return {redis.call('GET', KEYS[1]) or '', redis.call('PTTL', KEYS[1])}
+`,
+};

@@ -156,17 +156,6 @@ return out
 `,
 };
 
-/** The user's list entry while online; '' when offline. */
-export const STATUS: Script = {
-  name: "status",
-  source: NOTES + `
-local b = KEYS[1]
-if redis.call('SCARD', b .. ':w') == 0 then return '' end
-local ps = redis.call('HMGET', b .. ':ps', 'nick', 'away')
-return info(ARGV[1], ps[1] or ARGV[1], ps[2])
-`,
-};
-
 /**
  * Brings a room's online list in step with a user's change (`KEYS[1]` = the room). ARGV:
  * name, pv, list entry ('' offline, '-' unchanged), note ('' none), the presence room limit.
@@ -237,5 +226,37 @@ for _, old in ipairs(redis.call('ZRANGEBYSCORE', g .. ':gone', '-inf', now - 600
   redis.call('ZREM', g .. ':gone', old)
 end
 return 1
+`,
+};
+
+/**
+ * A room's online list (`KEYS[1]` = the room): ARGV: how many entries at most. Returns
+ * {total, entries...}.
+ */
+export const ROOM_ONLINE: Script = {
+  name: "room_online",
+  source: `
+local b, limit = KEYS[1], tonumber(ARGV[1])
+local out = {redis.call('ZCARD', b .. ':ol')}
+if limit <= 0 then return out end
+local names = redis.call('ZRANGE', b .. ':ol', 0, limit - 1)
+if #names == 0 then return out end
+for i = 1, #names, 1000 do
+  local part = redis.call('HMGET', b .. ':on', unpack(names, i, math.min(i + 999, #names)))
+  for _, entry in ipairs(part) do
+    if entry then out[#out + 1] = entry end
+  end
+end
+return out
+`,
+};
+
+/** Users online and the sessions of every node (`KEYS[1]` = the global slot): {users, n...}. */
+export const COUNTS: Script = {
+  name: "counts",
+  source: `
+local out = redis.call('HVALS', KEYS[1] .. ':sess')
+table.insert(out, 1, redis.call('ZCARD', KEYS[1] .. ':on'))
+return out
 `,
 };

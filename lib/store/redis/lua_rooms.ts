@@ -173,3 +173,26 @@ redis.call('HSET', b .. ':i', 'topic', ARGV[2])
 return 'ok'
 `,
 };
+
+/**
+ * A room's summary fields with its member count (`KEYS[1]` = the room). Returns {members,
+ * field, value, ...} (no fields when the room does not exist).
+ */
+export const SUMMARY: Script = {
+  name: "summary",
+  source: `
+local out = redis.call('HGETALL', KEYS[1] .. ':i')
+table.insert(out, 1, redis.call('ZCARD', KEYS[1] .. ':m'))
+return out
+`,
+};
+
+/** A user's role in a room (`KEYS[1]` = the room). ARGV: user. Returns 'owner', 'member' or ''. */
+export const ROLE_OF: Script = {
+  name: "role_of",
+  source: `
+if not redis.call('ZSCORE', KEYS[1] .. ':m', ARGV[1]) then return '' end
+if redis.call('HGET', KEYS[1] .. ':i', 'owner') == ARGV[1] then return 'owner' end
+return 'member'
+`,
+};

@@ -20,15 +20,16 @@ import type { Keys } from "./keys.ts";
 import type { RedisLink } from "./link.ts";
 import {
   ATTACH,
+  COUNTS,
   DETACH,
   GLOBAL_PRESENCE,
   JOINED,
   PARTED,
   RENAMED,
+  ROOM_ONLINE,
   ROOM_PARTED,
   ROOM_PRESENCE,
   SET_AWAY,
-  STATUS,
 } from "./lua_presence.ts";
 
 /** Users registered again at a time after a new incarnation. */
@@ -154,30 +155,32 @@ export class RedisPresence implements Presence {
   }
 
   async status(names: readonly string[]): Promise<Map<string, UserInfo>> {
-    const entries = await Promise.all(
-      names.map((name) => this.#link.eval<string>(STATUS, this.#keys.user(name), [name])),
-    );
+    // Two reads of the user's slot, which go to Redis together (one batch, see `link.ts`).
+    const entries = await Promise.all(names.map((name) => {
+      const base = this.#keys.user(name);
+      return Promise.all([
+        this.#link.command<number>(base, ["SCARD", `${base}:w`]),
+        this.#link.command<(string | null)[]>(base, ["HMGET", `${base}:ps`, "nick", "away"]),
+      ]);
+    }));
     const out = new Map<string, UserInfo>();
     names.forEach((name, i) => {
-      if (entries[i]) out.set(name, JSON.parse(entries[i]) as UserInfo);
+      const [holders, [nickname, away]] = entries[i];
+      if (Number(holders) === 0) return;
+      const info: UserInfo = { name, nickname: nickname ?? name };
+      if (away !== null) info.away = away;
+      out.set(name, info);
     });
     return out;
   }
 
   async roomOnline(room: string, limit: number): Promise<{ users: UserInfo[]; total: number }> {
-    const base = this.#keys.room(room);
-    const [names, total] = await Promise.all([
-      limit > 0
-        ? this.#link.command<string[]>(base, ["ZRANGE", `${base}:ol`, "0", String(limit - 1)])
-        : Promise.resolve([]),
-      this.#link.command<number>(base, ["ZCARD", `${base}:ol`]),
-    ]);
-    const entries = names.length === 0
-      ? []
-      : await this.#link.command<(string | null)[]>(base, ["HMGET", `${base}:on`, ...names]);
-    const users = entries.filter((entry) => entry !== null).map((entry) =>
-      JSON.parse(entry) as UserInfo
+    const [total, ...entries] = await this.#link.eval<[number, ...string[]]>(
+      ROOM_ONLINE,
+      this.#keys.room(room),
+      [String(limit)],
     );
+    const users = entries.map((entry) => JSON.parse(entry) as UserInfo);
     return { users, total: Number(total) };
   }
 
@@ -220,11 +223,11 @@ export class RedisPresence implements Presence {
   }
 
   async counts(): Promise<OnlineCounts> {
-    const g = this.#keys.global;
-    const [users, sessions] = await Promise.all([
-      this.#link.command<number>(g, ["ZCARD", `${g}:on`]),
-      this.#link.command<string[]>(g, ["HVALS", `${g}:sess`]),
-    ]);
+    const [users, ...sessions] = await this.#link.eval<[number, ...string[]]>(
+      COUNTS,
+      this.#keys.global,
+      [],
+    );
     return { users: Number(users), sessions: sessions.reduce((sum, n) => sum + Number(n), 0) };
   }
 

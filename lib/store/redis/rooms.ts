@@ -31,7 +31,9 @@ import {
   JOIN_ROOM,
   KICK,
   PART_ROOM,
+  ROLE_OF,
   SET_TOPIC,
+  SUMMARY,
   TRANSFER,
   UNBAN,
 } from "./lua_rooms.ts";
@@ -73,10 +75,7 @@ export class RedisRooms implements Rooms {
 
   async get(name: string): Promise<RoomSummary | null> {
     const base = this.#keys.room(name);
-    const [fields, members] = await Promise.all([
-      this.#link.command<string[]>(base, ["HGETALL", `${base}:i`]),
-      this.#link.command<number>(base, ["ZCARD", `${base}:m`]),
-    ]);
+    const [members, ...fields] = await this.#link.eval<[number, ...string[]]>(SUMMARY, base, []);
     if (fields.length === 0) return null;
     const record = new Map<string, string>();
     for (let i = 0; i < fields.length; i += 2) record.set(fields[i], fields[i + 1]);
@@ -170,13 +169,8 @@ export class RedisRooms implements Rooms {
   }
 
   async roleOf(room: string, user: string): Promise<Role | null> {
-    const base = this.#keys.room(room);
-    const [score, owner] = await Promise.all([
-      this.#link.command<string | null>(base, ["ZSCORE", `${base}:m`, user]),
-      this.#link.command<string | null>(base, ["HGET", `${base}:i`, "owner"]),
-    ]);
-    if (score === null) return null;
-    return owner === user ? "owner" : "member";
+    const role = await this.#link.eval<Role | "">(ROLE_OF, this.#keys.room(room), [user]);
+    return role === "" ? null : role;
   }
 
   async isBanned(room: string, user: string): Promise<boolean> {

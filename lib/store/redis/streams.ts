@@ -76,10 +76,14 @@ type Sent =
   | { ok: true; message: ChatMessage; epoch: string; dup: boolean; copy: Copy | null }
   | { ok: false; error: "failed"; cause: unknown };
 
+const epochBytes = new Uint8Array(6);
+
 /** A random epoch. */
 export function newEpoch(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(6));
-  return [...bytes].map((b) => b.toString(36).padStart(2, "0")).join("").slice(0, 10);
+  crypto.getRandomValues(epochBytes);
+  let out = "";
+  for (const b of epochBytes) out += b.toString(36).padStart(2, "0");
+  return out.slice(0, 10);
 }
 
 /** Streams in Redis. */
