@@ -3,23 +3,25 @@
  * the workers' command line (`server.ts`), the compiled server (`scripts/compile.ts`) and the
  * benchmark's servers.
  *
- * `--max-semi-space-size=2` (MiB): V8 otherwise grows the young generation to tens of MiB
- * during a burst of logins and keeps it, about 5 KiB per connection at 10,000 idle
- * connections; a chat server's garbage is short-lived frames and replies, which small
- * scavenges handle.
+ * `--max-semi-space-size=16` (MiB): the young generation's semi-spaces may grow to 16 MiB. The objects of
+ * a login (replies, store reads) live for a few Redis or KV round trips; a smaller young generation
+ * (2 MiB was tried) promotes them to the old generation, where they cost full collections and stay
+ * in the RSS: at 10,000 / 19,000 idle sessions 17.0 / 15.1 KiB per connection with 2 MiB, 14.1 /
+ * 10.9 with 16 (8: 15.2 / 14.3; 32: 14.9 / 11.8; 64: 20.3 / 13.7), and a resume costs about a fifth
+ * less CPU (`deno task bench --scenario connect`, `--scenario 100k`).
  *
  * @module
  */
 
 /** V8 flags of every server process. */
-export const SERVER_V8_FLAGS: readonly string[] = ["--max-semi-space-size=2"];
+export const SERVER_V8_FLAGS: readonly string[] = ["--max-semi-space-size=16"];
 
 /**
  * The Deno command-line option that passes {@linkcode SERVER_V8_FLAGS}.
  *
  * @example
  * ```ts
- * v8FlagsOption(); // "--v8-flags=--max-semi-space-size=2"
+ * v8FlagsOption(); // "--v8-flags=--max-semi-space-size=16"
  * ```
  */
 export function v8FlagsOption(): string {
