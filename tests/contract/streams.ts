@@ -144,6 +144,9 @@ export const STREAM_CASES: ContractCase[] = [
     assert.equal(alice.head.seq, 2);
     assert.deepEqual(await streams.contacts("bob", 10), ["carol", "alice"]);
     assert.deepEqual(await streams.contacts("alice", 10), ["bob"]);
+    // In the same millisecond as carol's: still the newest.
+    await streams.append([privately("dave", "bob", "same time", undefined, TS + 2)]);
+    assert.deepEqual(await streams.contacts("bob", 10), ["dave", "carol", "alice"]);
   }],
   ["a resend with the same key to the same target stores nothing new", async (f) => {
     const { streams } = await withRoom(f);

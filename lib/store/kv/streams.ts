@@ -8,9 +8,10 @@
  * Keys: `["s", stream, seq]` → message; `["head", stream]` → {@linkcode StreamHead};
  * `["dm", user, peer, seq]` → the user's copy of a message exchanged with `peer` (`seq` is its
  * position in `@user`); `["cur", user, stream]` → acknowledged position (KvU64, only grows);
- * `["peer", user, peer]` → last exchange; `["dd", target, from, key]` → first outcome of an
- * idempotency key (expiring); `["cnt", scope, name]` → activity count and `["rank", scope,
- * -count, name]` its index, so a ranking reads only `limit` keys. Scopes: `all`, `d:<day>`,
+ * `["peer", user, peer]` → time of the last exchange (made to grow, see `#exchange`);
+ * `["dd", target, from, key]` → first outcome of an idempotency key (expiring);
+ * `["cnt", scope, name]` → activity count and `["rank", scope, -count, name]` its index, so a
+ * ranking reads only `limit` keys. Scopes: `all`, `d:<day>`,
  * `#<room>`, `#<room>:<day>`. Appends do not touch counts: they are summed in memory and
  * written within a second ({@linkcode COUNTS_MS}) and before any ranking is read, so an append
  * costs two mutations (message and head) and rankings read as exact.
@@ -92,6 +93,11 @@ export class KvStreams implements Streams {
     BATCH_MESSAGES * 4,
   );
   #trimming: Promise<void> = Promise.resolve();
+  /**
+   * Time of the last private exchange written, made to grow: two exchanges in one millisecond
+   * still rank in the order they were written (this process is the file's only writer).
+   */
+  #exchanged = 0;
 
   constructor(
     kv: Deno.Kv,
@@ -316,10 +322,8 @@ export class KvStreams implements Streams {
           op.set(["s", mine, sent.seq], sent).set(["s", theirs, received.seq], received)
             .set(["dm", message.from, to, sent.seq], sent)
             .set(["dm", to, message.from, received.seq], received)
-            .set(["peer", message.from, to], message.ts).set(
-              ["peer", to, message.from],
-              message.ts,
-            );
+            .set(["peer", message.from, to], this.#exchange(message.ts))
+            .set(["peer", to, message.from], this.#exchanged);
           published.push({ stream: mine, message: sent, origin });
           published.push({ stream: theirs, message: received, origin });
           outcome = { ok: true, message: sent, epoch: next.get(mine)!.epoch, dup: false };
@@ -381,6 +385,13 @@ export class KvStreams implements Streams {
       ["dd", ...key.split("\n")],
     )).value;
     return stored !== null && stored.until > Date.now() ? stored.outcome : null;
+  }
+
+  /** A contact time for an exchange at `ts`: above every one given before. */
+  #exchange(ts: number): number {
+    // 1/256 ms: exact in binary, and far above a double's resolution at today's times.
+    this.#exchanged = Math.max(ts, this.#exchanged + 1 / 256);
+    return this.#exchanged;
   }
 
   #remember(key: string, outcome: Done, until: number): void {
