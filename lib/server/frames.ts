@@ -118,21 +118,30 @@ export class FrameRunner {
     this.#session = session;
   }
 
-  /** Handles one decoded frame; resolves false when the connection must stop reading. */
-  async run(value: Record<string, unknown>): Promise<boolean> {
-    const { core, requests } = this.#ctx;
+  /**
+   * Counts a frame of `type` and says whether it may run: not on a closed session, and not
+   * while the server stops (then the client is told so).
+   */
+  #admit(type: string): boolean {
+    const { core } = this.#ctx;
     const session = this.#session;
     if (session.closed) return false;
-    core.metrics.frameIn(isClientType(value.type) ? value.type : "other");
-    if (this.#ctx.stopping()) {
-      reportError(
-        core,
-        session,
-        new ChatError("SHUTTING_DOWN", "Server is shutting down"),
-        undefined,
-      );
-      return false;
-    }
+    core.metrics.frameIn(type);
+    if (!this.#ctx.stopping()) return true;
+    reportError(
+      core,
+      session,
+      new ChatError("SHUTTING_DOWN", "Server is shutting down"),
+      undefined,
+    );
+    return false;
+  }
+
+  /** Handles one decoded frame; resolves false when the connection must stop reading. */
+  async run(value: Record<string, unknown>): Promise<boolean> {
+    if (!this.#admit(isClientType(value.type) ? value.type : "other")) return false;
+    const { core, requests } = this.#ctx;
+    const session = this.#session;
     const { exclusive, done } = dispatch(core, session, value);
     requests.add(done);
     done.finally(() => requests.delete(done));
@@ -154,20 +163,8 @@ export class FrameRunner {
    * false when the connection must stop reading.
    */
   ack(stream: string, upTo: number): boolean {
-    const { core } = this.#ctx;
-    const session = this.#session;
-    if (session.closed) return false;
-    core.metrics.frameIn("ack");
-    if (this.#ctx.stopping()) {
-      reportError(
-        core,
-        session,
-        new ChatError("SHUTTING_DOWN", "Server is shutting down"),
-        undefined,
-      );
-      return false;
-    }
-    dispatchAck(core, session, stream, upTo);
+    if (!this.#admit("ack")) return false;
+    dispatchAck(this.#ctx.core, this.#session, stream, upTo);
     return true;
   }
 
