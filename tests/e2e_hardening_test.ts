@@ -20,6 +20,7 @@ import {
   startTestServer,
 } from "./_harness.ts";
 import { Wire } from "./_wire.ts";
+import { makeCertificates } from "./_tls.ts";
 import { login, PASSWORD, refused, register } from "./_e2e.ts";
 
 const kv: Backend = { kind: "kv" };
@@ -233,102 +234,43 @@ Deno.test("a connect-and-close flood does not stall accepting, issue 12 item 14"
 });
 
 Deno.test("TLS: served with a certificate, trusted through a private CA; plain TCP is closed", async () => {
-  const dir = await Deno.makeTempDir();
+  await using certs = await makeCertificates();
+  await using s = await startTestServer(kv, [
+    "--tls-cert",
+    certs.cert,
+    "--tls-key",
+    certs.key,
+    "--login-timeout",
+    "1",
+  ]);
+  const caCerts = [certs.ca];
+  const tls = await Deno.connectTls({ hostname: "localhost", port: s.port, caCerts });
+  const c = await Wire.over(tls);
   try {
-    const openssl = async (args: string[]) => {
-      const out = await new Deno.Command("openssl", {
-        args,
-        cwd: dir,
-        stdout: "null",
-        stderr: "piped",
-      })
-        .output();
-      ok(out.success, new TextDecoder().decode(out.stderr));
-    };
-    await openssl([
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=test CA",
-      "-keyout",
-      "ca.key",
-      "-out",
-      "ca.pem",
-    ]);
-    await openssl([
-      "req",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-subj",
-      "/CN=localhost",
-      "-keyout",
-      "server.key",
-      "-out",
-      "server.csr",
-    ]);
-    await Deno.writeTextFile(`${dir}/ext.cnf`, "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
-    await openssl([
-      "x509",
-      "-req",
-      "-in",
-      "server.csr",
-      "-CA",
-      "ca.pem",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-days",
-      "1",
-      "-extfile",
-      "ext.cnf",
-      "-out",
-      "server.pem",
-    ]);
-    await using s = await startTestServer(kv, [
-      "--tls-cert",
-      `${dir}/server.pem`,
-      "--tls-key",
-      `${dir}/server.key`,
-      "--login-timeout",
-      "1",
-    ]);
-    const caCerts = [await Deno.readTextFile(`${dir}/ca.pem`)];
-    const tls = await Deno.connectTls({ hostname: "localhost", port: s.port, caCerts });
-    const c = await Wire.over(tls);
+    const reg = await c.request("register", { name: "alice", password: PASSWORD, nickname: "A" });
+    equal(reg.user.name, "alice");
+    const entered = await c.request("login", { name: "alice", password: PASSWORD });
+    equal(entered.user.name, "alice");
+    await c.next("backlog");
+    // An unknown CA is refused by the client.
+    let refusedCa = false;
     try {
-      const reg = await c.request("register", { name: "alice", password: PASSWORD, nickname: "A" });
-      equal(reg.user.name, "alice");
-      const entered = await c.request("login", { name: "alice", password: PASSWORD });
-      equal(entered.user.name, "alice");
-      await c.next("backlog");
-      // An unknown CA is refused by the client.
-      let refusedCa = false;
-      try {
-        const untrusted = await Deno.connectTls({ hostname: "localhost", port: s.port });
-        await untrusted.handshake().finally(() => untrusted.close());
-      } catch {
-        refusedCa = true;
-      }
-      ok(refusedCa, "an unknown CA is refused");
-      // Plain TCP gets nowhere and is closed.
-      {
-        using plain = await rawConnect(s.port);
-        await plain.write(encodeMessage({ type: "hello", id: 1, protocol: 2 }));
-        equal(await plain.read(5000).catch(() => null), null, "plain TCP gets nowhere");
-      }
-      equal((await c.request("users", {})).total, 1, "the TLS session kept going");
-    } finally {
-      c.close();
-      await c.closed;
+      const untrusted = await Deno.connectTls({ hostname: "localhost", port: s.port });
+      await untrusted.handshake().finally(() => untrusted.close());
+    } catch {
+      refusedCa = true;
     }
+    ok(refusedCa, "an unknown CA is refused");
+    // Plain TCP gets nowhere and is closed.
+    {
+      using plain = await rawConnect(s.port);
+      await plain.write(encodeMessage({ type: "hello", id: 1, protocol: 2 }));
+      equal(await plain.read(5000).catch(() => null), null, "plain TCP gets nowhere");
+    }
+    equal((await c.request("users", {})).total, 1, "the TLS session kept going");
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    c.close();
+    await c.closed;
   }
 });
 
@@ -432,47 +374,22 @@ Deno.test("shutdown under load loses no acknowledged message", async () => {
 });
 
 Deno.test("TLS: a handshake that never finishes is closed within the login timeout, issue 12 item 13", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const out = await new Deno.Command("openssl", {
-      args: [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=localhost",
-        "-keyout",
-        "key.pem",
-        "-out",
-        "cert.pem",
-      ],
-      cwd: dir,
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    ok(out.success);
-    await using s = await startTestServer(kv, [
-      "--tls-cert",
-      `${dir}/cert.pem`,
-      "--tls-key",
-      `${dir}/key.pem`,
-      "--login-timeout",
-      "1",
-    ]);
-    const opened = Date.now();
-    using silent = await rawConnect(s.port);
-    using partial = await rawConnect(s.port);
-    await partial.write(new Uint8Array([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01])); // half a hello
-    for (const raw of [silent, partial]) {
-      equal(await raw.read(5000), null, "closed without a frame");
-    }
-    const closedAfter = Date.now() - opened;
-    ok(closedAfter >= 900 && closedAfter < 4000, `closed after ${closedAfter} ms`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
+  await using certs = await makeCertificates();
+  await using s = await startTestServer(kv, [
+    "--tls-cert",
+    certs.cert,
+    "--tls-key",
+    certs.key,
+    "--login-timeout",
+    "1",
+  ]);
+  const opened = Date.now();
+  using silent = await rawConnect(s.port);
+  using partial = await rawConnect(s.port);
+  await partial.write(new Uint8Array([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01])); // half a hello
+  for (const raw of [silent, partial]) {
+    equal(await raw.read(5000), null, "closed without a frame");
   }
+  const closedAfter = Date.now() - opened;
+  ok(closedAfter >= 900 && closedAfter < 4000, `closed after ${closedAfter} ms`);
 });

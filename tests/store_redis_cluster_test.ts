@@ -18,6 +18,7 @@ import { RedisLink } from "../lib/store/redis/link.ts";
 import { APPEND_SENT } from "../lib/store/redis/lua_streams.ts";
 import { slotOf } from "../lib/store/redis/slot.ts";
 import { openRedisStore, type RedisStoreOptions } from "../lib/store/redis/open.ts";
+import type { Store } from "../lib/store/contract/store.ts";
 import { eventually, TEST_SETTINGS } from "./contract/_factory.ts";
 import { redisCli, type RedisCluster, startRedisCluster } from "./_redis.ts";
 
@@ -39,6 +40,16 @@ function roomsOn(link: RedisLink, shard: string, count: number, same = true): st
     if ((link.shardOf(keys.room(name)) === shard) === same) out.push(name);
   }
   return out;
+}
+
+/** Creates public rooms owned by alice. */
+async function createRooms(store: Store, rooms: readonly string[]): Promise<void> {
+  for (const room of rooms) {
+    await store.rooms.create(
+      { name: room, title: room, topic: "", public: true, owner: "alice", createdAt: 1 },
+      10,
+    );
+  }
 }
 
 Deno.test("redis cluster store: key slots are computed as Redis does", async () => {
@@ -122,16 +133,7 @@ Deno.test("redis cluster store: a node receives only the rooms it subscribed to"
   const [quiet, marker, wanted] = rooms;
   await using writer = await openRedisStore(options(cluster.url, "w"));
   await using reader = await openRedisStore(options(cluster.url, "r"));
-  for (const room of rooms) {
-    await writer.rooms.create({
-      name: room,
-      title: room,
-      topic: "",
-      public: true,
-      owner: "alice",
-      createdAt: 1,
-    }, 10);
-  }
+  await createRooms(writer, rooms);
   const got: ChatMessage[] = [];
   reader.bus.onDelivery((_channel, delivery) => {
     if (delivery.kind === "message") got.push(delivery.message);
@@ -205,16 +207,7 @@ Deno.test("redis cluster store: a killed master loses nothing acknowledged under
   }
   await using writer = await openRedisStore(options(cluster.url, "w", { waitReplicas: 1 }));
   await using reader = await openRedisStore(options(cluster.url, "r"));
-  for (const room of rooms) {
-    await writer.rooms.create({
-      name: room,
-      title: room,
-      topic: "",
-      public: true,
-      owner: "alice",
-      createdAt: 1,
-    }, 10);
-  }
+  await createRooms(writer, rooms);
   const restored = new Set<string>();
   const delivered = new Map<string, string[]>();
   reader.bus.onRestored((channels) => channels.forEach((c) => restored.add(c)));
@@ -327,16 +320,7 @@ async function failoverSetup() {
   }
   const writer = opened.use(await openRedisStore(options(cluster.url, "w")));
   const reader = opened.use(await openRedisStore(options(cluster.url, "r")));
-  for (const room of rooms) {
-    await writer.rooms.create({
-      name: room,
-      title: room,
-      topic: "",
-      public: true,
-      owner: "alice",
-      createdAt: 1,
-    }, 10);
-  }
+  await createRooms(writer, rooms);
   const reports: { channels: string[]; where: Map<string, number> }[] = [];
   const delivered: string[] = [];
   reader.bus.onRestored((channels) => {
