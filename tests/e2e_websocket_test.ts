@@ -10,6 +10,7 @@ import { deepStrictEqual, equal, match, ok } from "node:assert/strict";
 import { startTestServer } from "./_harness.ts";
 import { freePort } from "./_redis.ts";
 import { PASSWORD } from "./_e2e.ts";
+import { upgradeStatus } from "./_upgrade.ts";
 
 /** A WebSocket session that records every message. */
 class Ws implements AsyncDisposable {
@@ -62,30 +63,6 @@ class Ws implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.socket.readyState !== WebSocket.CLOSED) this.socket.close();
     await this.closed;
-  }
-}
-
-/** Sends an upgrade request by hand and returns the status line. */
-async function upgradeStatus(port: number, origin?: string): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    const request = [
-      "GET /ws HTTP/1.1",
-      `Host: 127.0.0.1:${port}`,
-      "Upgrade: websocket",
-      "Connection: Upgrade",
-      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-      "Sec-WebSocket-Version: 13",
-      ...(origin ? [`Origin: ${origin}`] : []),
-      "",
-      "",
-    ].join("\r\n");
-    await conn.write(new TextEncoder().encode(request));
-    const buffer = new Uint8Array(1024);
-    const n = await conn.read(buffer);
-    return new TextDecoder().decode(buffer.subarray(0, n ?? 0)).split("\r\n")[0];
-  } finally {
-    conn.close();
   }
 }
 
