@@ -684,6 +684,28 @@ export function userStream(name: string): StreamName {
 }
 
 /**
+ * The message a client's own `send` became, from the `ok` it got: its position and time, with
+ * the sender and text the client knows.
+ */
+export function ownMessage(
+  result: SendResult,
+  me: { name: string; nickname: string },
+  text: string,
+  action?: boolean,
+): ChatMessage {
+  const msg: ChatMessage = {
+    stream: result.stream,
+    seq: result.seq,
+    ts: result.ts,
+    from: me.name,
+    nick: me.nickname,
+    text,
+  };
+  if (action) msg.action = true;
+  return msg;
+}
+
+/**
  * Splits a stream name into its kind and name; null when it is not one.
  *
  * @example

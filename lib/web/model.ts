@@ -30,6 +30,7 @@ import type {
   TopicEvent,
   UserInfo,
 } from "../protocol/messages.ts";
+import { ownMessage } from "../protocol/messages.ts";
 import type { OutboxEntry, Target } from "./outbox.ts";
 import { PositionBook, type SavedPositions } from "./positions.ts";
 import { mentionsMe } from "./text.ts";
@@ -333,15 +334,7 @@ export class ChatModel {
   sent(entry: OutboxEntry, result: SendResult): ViewKey {
     const me = this.me!;
     this.positions.mark(result.stream, result.seq);
-    const msg: ChatMessage = {
-      stream: result.stream,
-      seq: result.seq,
-      ts: result.ts,
-      from: me.name,
-      nick: me.nickname,
-      text: entry.text,
-    };
-    if (entry.action) msg.action = true;
+    const msg = ownMessage(result, me, entry.text, entry.action);
     if ("room" in entry.target) {
       const room = this.rooms.get(entry.target.room);
       const view = roomView(entry.target.room);

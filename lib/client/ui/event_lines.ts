@@ -11,6 +11,7 @@ import type { ChatError } from "../../protocol/errors.ts";
 import {
   type ChatMessage,
   type LoginResult,
+  ownMessage,
   parseStream,
   type RoomState,
   type SendResult,
@@ -322,15 +323,7 @@ export class EventLines {
     if (!window) return;
     window.pending.delete(entry.ref);
     const me = this.#s.d.client.user!;
-    const msg: ChatMessage = {
-      stream: result.stream,
-      seq: result.seq,
-      ts: result.ts,
-      from: me.name,
-      nick: me.nickname,
-      text: entry.text,
-    };
-    if (entry.action) msg.action = true;
+    const msg = ownMessage(result, me, entry.text, entry.action);
     this.#s.windows.add(window.kind, window.name, formatMessage(msg, this.#s.o));
     const current = this.#s.windows.current;
     if (window !== current && "to" in entry.target) {
