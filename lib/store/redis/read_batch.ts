@@ -78,8 +78,8 @@ interface Batch {
  * ```ts
  * const batcher = new ReadBatcher(sender);
  * const [a, b] = await Promise.all([
- *   batcher.read("im:{u:alice}:a", ["HGET", "im:{u:alice}:a", "nickname"]),
- *   batcher.read("im:{u:alice}:c", ["HGETALL", "im:{u:alice}:c"]),
+ *   batcher.read("u:alice", "im:{u:alice}:a", ["HGET", "im:{u:alice}:a", "nickname"]),
+ *   batcher.read("u:alice", "im:{u:alice}:c", ["HGETALL", "im:{u:alice}:c"]),
  * ]); // one script call
  * ```
  */
